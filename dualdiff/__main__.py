@@ -1,0 +1,20 @@
+"""``python -m dualdiff``: the demo; ``python -m dualdiff bench``: the benchmark."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "bench":
+        from .bench import main as bench_main
+
+        return bench_main(argv[1:])
+    from .demo import main as demo_main
+
+    return demo_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""NumPy dispatch: maps ufunc and ``__array_function__`` calls to rules.
+
+``HANDLED`` maps NumPy functions to implementations (see
+:mod:`dualdiff.functions`); ``PRIMAL_ONLY`` functions return integers,
+booleans or shapes and run on the primal; everything else raises a TypeError
+naming the function, so no derivative is ever silently dropped.
+
+Three appliers serve every implementation and every carrier:
+
+* :func:`linear` applies a linear map batched over one leading axis;
+* :func:`gather` does the same for a map that only moves elements, from its
+  index map (the map evaluated once on an array of indices);
+* :func:`primitive` applies a rule with an explicit forward derivative.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import rules
+from .carrier import Carrier, find_owner, primal
+
+HANDLED: dict = {}
+PRIMAL_ONLY: set = set()
+UNSUPPORTED: dict = {}
+
+
+def implements(*funcs):
+    """Register the decorated function as the implementation of ``funcs``."""
+    def register(impl):
+        for f in funcs:
+            HANDLED[f] = impl
+        return impl
+
+    return register
+
+
+def strip(obj):
+    """Replace every carrier in obj (through lists, tuples, dicts) by its primal."""
+    if isinstance(obj, Carrier):
+        return primal(obj)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(strip(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: strip(v) for k, v in obj.items()}
+    return obj
+
+
+def _name(func) -> str:
+    mod = getattr(func, "__module__", "") or ""
+    short = "np.linalg." if "linalg" in mod else "np.fft." if "fft" in mod else "np."
+    return short + func.__name__
+
+
+def call_function(func, args, kwargs):
+    """Entry point of ``__array_function__``."""
+    impl = HANDLED.get(func)
+    if impl is not None:
+        out = kwargs.pop("out", None)
+        from .carrier import write_out
+
+        return write_out(impl(*args, **kwargs), out, _name(func))
+    if func in PRIMAL_ONLY:
+        return func(*strip(args), **strip(kwargs))
+    reason = UNSUPPORTED.get(func, "it has no derivative rule in dualdiff")
+    raise TypeError(
+        f"dualdiff cannot differentiate {_name(func)}: {reason}. Rewrite it with "
+        f"supported NumPy operations, or apply it to .value if no derivative is needed."
+    )
+
+
+_REDUCE = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min,
+           np.fmax: np.nanmax, np.fmin: np.nanmin}
+_ACCUMULATE = {np.add: np.cumsum, np.multiply: np.cumprod}
+
+
+def call_ufunc(ufunc, method, inputs, kwargs):
+    """Entry point of ``__array_ufunc__`` and of the Python operators."""
+    if kwargs.get("where", True) is not True:
+        raise TypeError(f"{ufunc.__name__}(..., where=) is not supported; use np.where")
+    dtype = kwargs.pop("dtype", None)
+    if dtype is not None and not np.issubdtype(np.dtype(dtype), np.floating):
+        raise TypeError(f"{ufunc.__name__}(..., dtype={dtype}) would drop the derivative")
+    kwargs.pop("casting", None)
+    kwargs.pop("where", None)
+    if method == "reduce" and ufunc in _REDUCE:
+        return _REDUCE[ufunc](inputs[0], axis=kwargs.get("axis", 0),
+                              keepdims=kwargs.get("keepdims", False))
+    if method == "accumulate" and ufunc in _ACCUMULATE:
+        return _ACCUMULATE[ufunc](inputs[0], axis=kwargs.get("axis", 0))
+    if method == "outer" and ufunc.nin == 2:
+        a, b = inputs
+        return ufunc(np.reshape(a, np.shape(a) + (1,) * np.ndim(b)), b)
+    if method != "__call__" or kwargs:
+        raise TypeError(f"np.{ufunc.__name__}.{method} with {sorted(kwargs)} is not supported "
+                        f"by dualdiff; write it with supported calls")
+    if ufunc in rules.PRIMAL_ONLY_UFUNCS:
+        return ufunc(*strip(inputs))
+    owner = find_owner(inputs)
+    cls = type(owner)
+    if ufunc in rules.UNARY or ufunc in rules.PIECEWISE_CONSTANT:
+        return cls._unary(ufunc, inputs[0])
+    if ufunc in rules.BINARY:
+        return cls._binary(ufunc, inputs[0], inputs[1], owner.tag)
+    impl = HANDLED.get(ufunc)
+    if impl is not None:
+        return impl(*inputs)
+    raise TypeError(
+        f"dualdiff cannot differentiate the ufunc np.{ufunc.__name__}: "
+        f"{UNSUPPORTED.get(ufunc, 'it has no derivative rule')}; apply it to .value "
+        f"if no derivative is needed."
+    )
+
+
+# -- appliers -----------------------------------------------------------------
+
+def linear(g, *xs, op, adjoint=None):
+    """Apply a linear map to every part of xs.
+
+    ``op(*xs)`` is the map on plain arrays and ``g`` the same map batched over
+    one leading axis.  ``adjoint`` (batched too) is its transpose, given only
+    when op is not a pure movement of elements (sum, cumsum); without it op
+    only moves elements or fills zeros, so its transpose and its sparsity
+    follow from op applied to arrays of indices (see :func:`index_map`)."""
+    owner = find_owner(xs)
+    if owner is None:
+        return op(*xs)
+    return type(owner)._linear(g, xs, owner.tag, op, adjoint)
+
+
+def index_map(op, shapes):
+    """op applied to arrays of indices 1, 2, ... of the given shapes (0: a filled zero)."""
+    offsets = np.cumsum([1] + [int(np.prod(s)) for s in shapes])
+    return np.asarray(op(*[np.arange(o, o + int(np.prod(s))).reshape(s)
+                           for o, s in zip(offsets, shapes)]))
+
+
+def gather(op, *xs):
+    """Apply op, which only moves elements of xs (or fills zeros), to every part,
+    gathering each part with op's index map."""
+    index = index_map(op, [np.shape(x) for x in xs])
+
+    def g(*parts):
+        k = parts[0].shape[0]
+        flat = np.concatenate([np.zeros((k, 1))] + [p.reshape(k, -1) for p in parts], axis=1)
+        return flat[:, index]
+
+    return linear(g, *xs, op=op)
+
+
+def primitive(prim, *args):
+    """Apply a rules.Primitive; with no carrier among args, just evaluate it."""
+    owner = find_owner(args)
+    if owner is None:
+        return prim.fn(*args)
+    return type(owner)._primitive(prim, args, owner.tag)
+
+
+# -- indexing -------------------------------------------------------------------
+
+def _is_advanced(i) -> bool:
+    return not (i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)))
+
+
+def _index(index) -> tuple:
+    if isinstance(index, Carrier):
+        raise TypeError("cannot index with a Dual; index with an integer array (.value)")
+    index = index if isinstance(index, tuple) else (index,)
+    return tuple(strip(i) if isinstance(i, Carrier) else i for i in index)
+
+
+def _adjacent(index: tuple) -> bool:
+    """True when the advanced indices stand together (NumPy keeps their place)."""
+    pos = [i for i, v in enumerate(index) if _is_advanced(v)]
+    return not pos or pos[-1] - pos[0] == len(pos) - 1
+
+
+def getitem(x, index):
+    index = _index(index)
+    if _adjacent(index):
+        head = (slice(None),) + index
+        return linear(lambda p: p[head], x, op=lambda v: v[index])
+    return gather(lambda v: v[index], x)
+
+
+def setitem(x, index, item):
+    index = _index(index)
+    owner = find_owner((x, item))
+    if owner.tag > x.tag or (owner.tag == x.tag and type(owner) is not type(x)):
+        raise TypeError(
+            f"cannot store a {type(owner).__name__} of tag {owner.tag} into a "
+            f"{type(x).__name__} of tag {x.tag}: build the array from the newer "
+            f"number instead (np.zeros_like on it, or np.stack)."
+        )
+    if not _adjacent(index):
+        raise TypeError("assignment with advanced indices separated by slices is not "
+                        "supported on carriers; index one axis at a time")
+    x._setitem(index if len(index) != 1 else index[0], item)

@@ -1,0 +1,180 @@
+"""Drivers: seed carriers, run f, read the derivatives back.
+
+Shapes follow JAX: ``jacobian(f, x).shape == f(x).shape + x.shape``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .carrier import Carrier, new_tag
+from .dual import Dual
+
+ArrayLike = Any
+Function = Callable[..., Any]
+
+MODES = ("auto", "forward", "reverse")
+#: Bytes one seeded tangent of the input may take; bounds the default chunk.
+MEMORY_BUDGET = 2**25
+
+
+def as_input(x) -> np.ndarray | Carrier:
+    """x as a fresh float64 array (never the caller's), or a carrier as is."""
+    if isinstance(x, Carrier):
+        return x
+    try:
+        arr = np.array(x, dtype=float, copy=True)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"dualdiff: input must be numeric, got {type(x).__name__}: {e}") from e
+    if np.iscomplexobj(x):
+        raise ValueError("dualdiff differentiates real functions; got a complex input")
+    return arr
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    return mode
+
+
+def default_chunk(n: int, m: int = 0) -> int:
+    """Directions per pass: as many as fit MEMORY_BUDGET for an input- or output-sized tangent."""
+    return int(max(1, min(n, MEMORY_BUDGET // (8 * max(n, m, 1)))))
+
+
+def check_chunk(chunk) -> int | None:
+    if chunk is None:
+        return None
+    if not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}")
+    return int(chunk)
+
+
+def unpack(y, cls, tag: int, k: int):
+    """(value, derivative parts) of f's output as seen by a pass of ``tag``.
+
+    Accepts a carrier, a constant, or (nested) lists/tuples/object arrays of them."""
+    if isinstance(y, cls) and y.tag == tag:
+        return y.value, y.parts[1:]
+    if isinstance(y, Carrier):
+        return y, cls.zero_parts(k, y.shape)
+    if isinstance(y, (list, tuple)) or (isinstance(y, np.ndarray) and y.dtype == object):
+        items = [unpack(e, cls, tag, k) for e in y]
+        if not items:
+            return np.zeros((0,)), cls.zero_parts(k, (0,))
+        value = np.stack([v for v, _ in items])
+        parts = tuple(np.stack([p[i] for _, p in items], axis=lead)
+                      for i, lead in enumerate(cls._lead[1:]))
+        return value, parts
+    try:
+        value = np.asarray(y, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"f must return numbers, arrays or Duals (or lists of them); got {type(y).__name__}"
+        ) from None
+    return value, cls.zero_parts(k, value.shape)
+
+
+def _seeds(n: int, start: int, k: int, shape: tuple) -> np.ndarray:
+    seed = np.zeros((k, n))
+    seed[np.arange(k), start + np.arange(k)] = 1.0
+    return seed.reshape((k,) + shape)
+
+
+def forward_columns(f: Function, x, chunk: int | None):
+    """Value of f and its Jacobian, ``chunk`` basis columns per forward pass."""
+    shape, n = np.shape(x), int(np.prod(np.shape(x)))
+    k = chunk or default_chunk(n)
+    cols, start, value = [], 0, None
+    while start < n or value is None:
+        kk = min(k, n - start)
+        tag = new_tag()
+        value, (t,) = unpack(f(Dual._new(x, _seeds(n, start, kk, shape), tag)), Dual, tag, kk)
+        cols.append(np.moveaxis(t, 0, -1))
+        if chunk is None and start == 0:
+            k = default_chunk(n, int(np.prod(np.shape(value))))
+        start += kk
+    jac = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=-1)
+    return value, np.reshape(jac, np.shape(value) + shape)
+
+
+def jvp(f: Function, x: ArrayLike, v: ArrayLike):
+    """Jacobian-vector product in one forward pass: ``(f(x), J(x) v)``.
+
+    >>> import numpy as np
+    >>> y, t = jvp(np.sin, 0.0, 2.0)
+    >>> float(y), float(t)
+    (0.0, 2.0)
+    """
+    x = as_input(x)
+    v = np.broadcast_to(np.asarray(v, dtype=float), np.shape(x))
+    tag = new_tag()
+    value, (t,) = unpack(f(Dual._new(x, v[None], tag)), Dual, tag, 1)
+    return value, t[0]
+
+
+def derivative(f: Function, x: ArrayLike):
+    """f'(x) for a real scalar x, shaped like f's output.
+
+    >>> float(derivative(lambda x: x**3, 2.0))
+    12.0
+    """
+    x = as_input(x)
+    if np.ndim(x) != 0:
+        raise ValueError(f"derivative needs a scalar x, got shape {np.shape(x)}; use jacobian")
+    return jvp(f, x, 1.0)[1]
+
+
+def value_and_jacobian(f: Function, x: ArrayLike, mode: str = "auto", chunk: int | None = None):
+    """``(f(x), J)`` from the same passes, ``J[i..., j...] = d f_i / d x_j``.
+
+    >>> import numpy as np
+    >>> y, J = value_and_jacobian(lambda x: x**2, np.array([1.0, 3.0]))
+    >>> J.tolist()
+    [[2.0, 0.0], [0.0, 6.0]]
+    """
+    from .modes import run_jacobian
+
+    return run_jacobian(f, as_input(x), check_mode(mode), check_chunk(chunk))
+
+
+def jacobian(f: Function, x: ArrayLike, mode: str = "auto", chunk: int | None = None,
+             sparsity=None):
+    """Jacobian ``J[i..., j...] = d f(x)_i / d x_j`` of shape ``f(x).shape + x.shape``.
+
+    ``mode`` is "forward", "reverse" or "auto" (the cheaper one); ``chunk`` is
+    the number of directions per pass (default: bounded by a memory budget).
+    ``sparsity`` ("auto" or a pattern) returns a scipy.sparse array instead.
+
+    >>> import numpy as np
+    >>> jacobian(lambda x: np.array([x[0] * x[1], np.sin(x[0])]), [0.0, 2.0]).tolist()
+    [[2.0, 0.0], [1.0, 0.0]]
+    """
+    if sparsity is not None:
+        from .sparse import sparse_jacobian
+
+        return sparse_jacobian(f, x, sparsity=sparsity, mode=mode)
+    return value_and_jacobian(f, x, mode, chunk)[1]
+
+
+def gradient(f: Function, x: ArrayLike, mode: str = "auto"):
+    """Gradient of a scalar f, shaped like x: ``g_j = d f / d x_j``.
+
+    >>> import numpy as np
+    >>> gradient(lambda x: np.sum(x**2), [1.0, 2.0]).tolist()
+    [2.0, 4.0]
+    """
+    from .modes import run_gradient
+
+    return run_gradient(f, as_input(x), check_mode(mode))
+
+
+def check_scalar(value, what: str = "gradient"):
+    if np.shape(value) != ():
+        raise ValueError(
+            f"{what} needs a scalar-valued f, but f returned shape {np.shape(value)}; "
+            f"use jacobian for vector outputs (or return f(x)[0] / np.sum(...))."
+        )

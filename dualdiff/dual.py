@@ -1,0 +1,168 @@
+"""Dual numbers: forward mode with k directions at once.
+
+``Dual(a, t)`` stands for ``a + sum_k t[k] eps_k`` with ``eps_i eps_j = 0``, so
+``f(a + t eps) = f(a) + f'(a) t eps``.  ``value`` is an array (0-d for a
+scalar); ``tangent`` has one extra leading axis for the k seeded directions,
+so element-wise rules broadcast over it unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import rules
+from .carrier import Carrier
+
+
+def expand(t, ndim: int):
+    """Insert unit axes after the leading direction axis so ``t`` has rank ``1 + ndim``."""
+    missing = ndim - (t.ndim - 1)
+    if missing <= 0:
+        return t
+    return t.reshape(t.shape[:1] + (1,) * missing + t.shape[1:])
+
+
+def fit(t, shape: tuple):
+    """``t`` (k, ...) broadcast to (k, *shape) as a fresh writeable array."""
+    full = t.shape[:1] + tuple(shape)
+    if t.shape == full:
+        return t.copy()
+    return np.broadcast_to(expand(t, len(shape)), full).copy()
+
+
+def zeros(k: int, shape: tuple):
+    """A read-only zero tangent of k directions (a broadcast view: no memory)."""
+    return np.broadcast_to(np.zeros(()), (k,) + tuple(shape))
+
+
+class Dual(Carrier):
+    """A dual number array: ``value + tangent . eps``.
+
+    ``Dual(2.0, 1.0)`` is a scalar with one direction; ``Dual(x, T)`` with
+    ``T.shape == (k,) + x.shape`` carries k directions.
+
+    >>> import numpy as np
+    >>> y = np.sin(Dual(0.0, 1.0)) * 3
+    >>> float(y.value), y.tangent.tolist()
+    (0.0, [3.0])
+    """
+
+    __slots__ = ("value", "tangent", "tag")
+    _part_names = ("value", "tangent")
+    _lead = (0, 1)
+
+    def __init__(self, value, tangent=None, tag: int = 0):
+        if not isinstance(value, Carrier):
+            value = np.asarray(value, dtype=float)
+        shape = np.shape(value)
+        if tangent is None:
+            tangent = np.zeros((1,) + shape)
+        elif not isinstance(tangent, Carrier):
+            tangent = np.asarray(tangent, dtype=float)
+        if np.shape(tangent) == shape:
+            tangent = tangent[None]
+        if np.shape(tangent)[1:] != shape:
+            raise ValueError(
+                f"Dual: tangent of shape {np.shape(tangent)} does not fit value of shape "
+                f"{shape}; expected {shape} (one direction) or (k,) + {shape}."
+            )
+        self.value, self.tangent, self.tag = value, tangent, tag
+
+    @classmethod
+    def _new(cls, value, tangent, tag):
+        d = object.__new__(cls)
+        d.value, d.tangent, d.tag = value, tangent, tag
+        return d
+
+    @property
+    def parts(self) -> tuple:
+        return (self.value, self.tangent)
+
+    @classmethod
+    def _from_parts(cls, parts, tag):
+        return cls._new(parts[0], parts[1], tag)
+
+    @staticmethod
+    def zero_parts(k: int, shape: tuple) -> tuple:
+        """Derivative parts of a constant for a pass of k directions."""
+        return (np.zeros((k,) + tuple(shape)),)
+
+    @staticmethod
+    def _split(x, tag):
+        """(value, tangent or None) of ``x`` as seen by a pass of ``tag``."""
+        if isinstance(x, Dual) and x.tag == tag:
+            return x.value, x.tangent
+        return x, None
+
+    # -- the four kinds of rule ----------------------------------------------
+    @classmethod
+    def _unary(cls, ufunc, x):
+        v, t = x.value, x.tangent
+        y = ufunc(v)
+        if ufunc in rules.PIECEWISE_CONSTANT:
+            return cls._new(y, np.zeros_like(t), x.tag)
+        d1 = rules.UNARY[ufunc][0]
+        with np.errstate(all="ignore"):
+            d = d1(v, y) if callable(d1) else d1
+            out = t * d
+        if ufunc in rules.KINKS:
+            # at 0 the sign comes from the tangent: |0 + t eps| = |t| eps
+            out = np.where(v == 0, np.abs(t), out)
+        return cls._new(y, out, x.tag)
+
+    @classmethod
+    def _binary(cls, ufunc, a, b, tag):
+        (fa, fb), _ = rules.BINARY[ufunc]
+        av, at = cls._split(a, tag)
+        bv, bt = cls._split(b, tag)
+        z = ufunc(av, bv)
+        shape = np.shape(z)
+        out = None
+        with np.errstate(all="ignore"):
+            for deriv, t, pos in ((fa, at, "first"), (fb, bt, "second")):
+                if t is None or (type(deriv) is float and deriv == 0.0):
+                    continue
+                if deriv is rules.NONDIFF:
+                    raise TypeError(
+                        f"{ufunc.__name__}: no derivative with respect to its {pos} "
+                        f"argument; pass a constant there."
+                    )
+                t = expand(t, len(shape))
+                term = t if type(deriv) is float and deriv == 1.0 else t * (
+                    deriv(av, bv, z) if callable(deriv) else deriv)
+                out = term if out is None else out + term
+        k = (at if at is not None else bt).shape[0]
+        if at is not None and bt is not None and at.shape[0] != bt.shape[0]:
+            raise ValueError(f"{ufunc.__name__}: operands carry {at.shape[0]} and "
+                             f"{bt.shape[0]} directions")
+        if out is None:
+            out = np.zeros((k,) + shape)
+        elif out is at or out is bt or out.shape[1:] != shape:
+            out = fit(out, shape)
+        return cls._new(z, out, tag)
+
+    @classmethod
+    def _linear(cls, g, xs, tag, op, adjoint=None):
+        split = [cls._split(x, tag) for x in xs]
+        k = next(t.shape[0] for _, t in split if t is not None)
+        value = op(*[v for v, _ in split])
+        tangent = g(*[t if t is not None else zeros(k, np.shape(v)) for v, t in split])
+        return cls._new(value, tangent, tag)
+
+    @classmethod
+    def _primitive(cls, prim, args, tag):
+        split = [cls._split(x, tag) for x in args]
+        values = [v for v, _ in split]
+        out = prim.fn(*values)
+        with np.errstate(all="ignore"):
+            t = prim.jvp(out, values, [t for _, t in split])
+        if isinstance(out, tuple):
+            return tuple(o if dt is None else cls._new(o, dt, tag) for o, dt in zip(out, t))
+        return cls._new(out, t, tag)
+
+    def _setitem(self, index, item):
+        value, tangent = self._split(item, self.tag)
+        slot = self.value[index]
+        self.value[index] = value
+        head = (slice(None),) + (index if isinstance(index, tuple) else (index,))
+        self.tangent[head] = 0.0 if tangent is None else expand(tangent, np.ndim(slot))

@@ -1,0 +1,177 @@
+"""``np.linalg`` on carriers: rules for solve, slogdet, cholesky, eigh, lstsq;
+everything else composed from them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import rules
+from .carrier import find_owner, primal
+from .dispatch import implements, primitive
+
+la = np.linalg
+
+
+@implements(la.solve)
+def _solve(a, b):
+    return primitive(rules.SOLVE, a, b)
+
+
+@implements(la.inv)
+def _inv(a):
+    n = np.shape(a)[-1]
+    return la.solve(a, np.broadcast_to(np.eye(n), np.shape(a)))
+
+
+@implements(la.slogdet)
+def _slogdet(a):
+    sign, logabsdet = primitive(rules.SLOGDET, a)
+    return la._linalg.SlogdetResult(sign, logabsdet)
+
+
+@implements(la.det)
+def _det(a):
+    # det = sign * exp(log|det|): d det = det * tr(A^-1 dA)
+    sign, logabsdet = la.slogdet(a)
+    return sign * np.exp(logabsdet)
+
+
+@implements(la.cholesky)
+def _cholesky(a, /, *, upper=False):
+    low = primitive(rules.CHOLESKY, a)
+    return np.swapaxes(low, -1, -2) if upper else low
+
+
+@implements(la.eigh)
+def _eigh(a, UPLO="L"):
+    w, v = primitive(rules.eigh_primitive(UPLO.upper()), a)
+    return la._linalg.EighResult(w, v)
+
+
+@implements(la.eigvalsh)
+def _eigvalsh(a, UPLO="L"):
+    return la.eigh(a, UPLO).eigenvalues
+
+
+@implements(la.svdvals)
+def _svdvals(x, /):
+    # singular values as sqrt of the eigenvalues of the smaller Gram matrix
+    at = np.swapaxes(x, -1, -2)
+    m, n = np.shape(x)[-2:]
+    gram = np.matmul(at, x) if m >= n else np.matmul(x, at)
+    return np.sqrt(np.maximum(la.eigvalsh(gram), 0.0))[..., ::-1]
+
+
+@implements(la.lstsq)
+def _lstsq(a, b, rcond=None):
+    av, bv = primal(a), primal(b)
+    _, _, rank, s = np.linalg.lstsq(av, bv, rcond=rcond)
+    if find_owner([a, b]) is not None and rank < np.shape(av)[1]:
+        raise ValueError(
+            f"np.linalg.lstsq: A of shape {np.shape(av)} has rank {rank} < {np.shape(av)[1]}; "
+            f"dualdiff differentiates full-column-rank least squares only."
+        )
+    x = primitive(rules.LSTSQ, a, b)
+    r = b - (np.matmul(a, x) if np.ndim(b) > 1 else np.matmul(a, x))
+    m, n = np.shape(av)
+    resid = np.sum(r * r, axis=0) if m > n else np.zeros((0,))
+    if np.ndim(b) == 1 and m > n:
+        resid = np.reshape(resid, (1,))
+    s = la.svdvals(a) if find_owner([a]) is not None else s
+    return x, resid, rank, s
+
+
+@implements(la.pinv)
+def _pinv(a, rcond=None, hermitian=False, *, rtol=None):
+    m, n = np.shape(a)[-2:]
+    at = np.swapaxes(a, -1, -2)
+    if m >= n:
+        return la.solve(np.matmul(at, a), at)
+    return np.swapaxes(la.solve(np.matmul(a, at), a), -1, -2)
+
+
+@implements(la.matrix_power)
+def _matrix_power(a, n):
+    if n < 0:
+        a, n = la.inv(a), -n
+    result = np.broadcast_to(np.eye(np.shape(a)[-1]), np.shape(a))
+    while n:
+        if n & 1:
+            result = np.matmul(result, a)
+        a, n = np.matmul(a, a), n >> 1
+    return result
+
+
+@implements(la.multi_dot)
+def _multi_dot(arrays, *, out=None):
+    result = arrays[0]
+    for m in arrays[1:]:
+        result = np.dot(result, m)
+    return result
+
+
+@implements(la.diagonal)
+def _diagonal(x, /, *, offset=0):
+    return np.diagonal(x, offset, -2, -1)
+
+
+def _vector_norm(x, ord, axis, keepdims):
+    a = np.abs(x)
+    if ord is None or ord == 2:
+        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+    if ord == np.inf:
+        return np.max(a, axis=axis, keepdims=keepdims)
+    if ord == -np.inf:
+        return np.min(a, axis=axis, keepdims=keepdims)
+    if ord == 0:
+        return np.sum(primal(x) != 0, axis=axis, keepdims=keepdims).astype(float)
+    if ord == 1:
+        return np.sum(a, axis=axis, keepdims=keepdims)
+    return np.sum(a**ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+
+
+def _matrix_norm(x, ord, axis, keepdims):
+    r, c = axis
+    if ord in (None, "fro"):
+        out = np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
+    elif ord in (1, -1, np.inf, -np.inf):
+        along, other = (r, c) if abs(ord) == 1 else (c, r)
+        sums = np.sum(np.abs(x), axis=along, keepdims=True)
+        out = (np.max if ord > 0 else np.min)(sums, axis=other, keepdims=True)
+    elif ord in (2, -2, "nuc"):
+        s = la.svdvals(np.moveaxis(x, (r, c), (-2, -1)))
+        red = {2: np.max, -2: np.min, "nuc": np.sum}[ord](s, axis=-1)
+        out = np.expand_dims(red, (r, c)) if keepdims else red
+        return out
+    else:
+        raise ValueError(f"np.linalg.norm: invalid norm order {ord!r} for matrices")
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+@implements(la.norm)
+def _norm(x, ord=None, axis=None, keepdims=False):
+    nd = np.ndim(x)
+    if axis is None:
+        if ord is None:
+            return _vector_norm(np.ravel(x), None, 0, False) if not keepdims else \
+                np.reshape(_vector_norm(np.ravel(x), None, 0, False), (1,) * nd)
+        axis = (0, 1) if nd == 2 else 0
+    if isinstance(axis, (tuple, list)) and len(axis) == 2:
+        return _matrix_norm(x, ord, tuple(a % nd for a in axis), keepdims)
+    axis = axis[0] if isinstance(axis, (tuple, list)) else axis
+    return _vector_norm(x, ord, axis, keepdims)
+
+
+@implements(la.vector_norm)
+def _vector_norm_api(x, /, *, axis=None, keepdims=False, ord=2):
+    if axis is None and not keepdims:
+        return _vector_norm(np.ravel(x), ord, 0, False)
+    return _vector_norm(x, ord, axis, keepdims)
+
+
+@implements(la.matrix_norm)
+def _matrix_norm_api(x, /, *, keepdims=False, ord="fro"):
+    nd = np.ndim(x)
+    return _matrix_norm(x, ord, (nd - 2, nd - 1), keepdims)
+
+
