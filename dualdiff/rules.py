@@ -56,7 +56,9 @@ UNARY = {
     np.arccosh: (lambda x, y: 1.0 / np.sqrt(x * x - 1.0), lambda x, y, d: -x * d**3),
     np.arctanh: (lambda x, y: 1.0 / (1.0 - x * x), lambda x, y, d: 2.0 * x * d * d),
     np.deg2rad: (math.pi / 180.0, 0.0),
+    np.radians: (math.pi / 180.0, 0.0),
     np.rad2deg: (180.0 / math.pi, 0.0),
+    np.degrees: (180.0 / math.pi, 0.0),
     # |x|: at x == 0 the carrier takes the sign from the first non-zero part
     # (value, then derivatives), so |-x**2| has second derivative 2.
     np.absolute: (lambda x, y: np.sign(x), 0.0),
@@ -78,7 +80,9 @@ KINKS = {np.absolute, np.fabs}
 
 
 def _pow_dx(x, y, z):
-    return y * x ** (y - 1.0)
+    # y x**(y-1), taken as 0 where y == 0 (x**0 is constant; 0 * 0**-1 would be nan)
+    d = y * x ** (y - 1.0)
+    return np.where(y == 0, 0.0, d) if np.any(y == 0) else d
 
 
 def _pow_dy(x, y, z):
