@@ -757,6 +757,7 @@ def _vecmat(x1, x2, /, **kwargs):
 def _toeplitz(v, rows, cols, shift):
     """Matrix M with M[i, j] = v[i - j + shift] (zero outside v)."""
     def op(vv):
+        vv = np.asarray(vv)
         m = np.zeros((rows, cols), dtype=vv.dtype)
         i, j = np.indices((rows, cols))
         k = i - j + shift

@@ -115,10 +115,20 @@ def _diagonal(x, /, *, offset=0):
     return np.diagonal(x, offset, -2, -1)
 
 
+def _root(s, p):
+    """s ** (1/p) for a p-norm, p > 1: at s == 0 (the norm at 0) the derivative is taken
+    as 0, a subgradient, instead of 0 * inf = nan."""
+    zero = primal(s) == 0
+    if not np.any(zero):
+        return np.sqrt(s) if p == 2 else s ** (1.0 / p)
+    safe = np.where(zero, 1.0, s)
+    return np.where(zero, 0.0, np.sqrt(safe) if p == 2 else safe ** (1.0 / p))
+
+
 def _vector_norm(x, ord, axis, keepdims):
     a = np.abs(x)
     if ord is None or ord == 2:
-        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+        return _root(np.sum(x * x, axis=axis, keepdims=keepdims), 2)
     if ord == np.inf:
         return np.max(a, axis=axis, keepdims=keepdims)
     if ord == -np.inf:
@@ -127,13 +137,14 @@ def _vector_norm(x, ord, axis, keepdims):
         return np.sum(primal(x) != 0, axis=axis, keepdims=keepdims).astype(float)
     if ord == 1:
         return np.sum(a, axis=axis, keepdims=keepdims)
-    return np.sum(a**ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+    s = np.sum(a**ord, axis=axis, keepdims=keepdims)
+    return _root(s, ord) if ord > 1 else s ** (1.0 / ord)
 
 
 def _matrix_norm(x, ord, axis, keepdims):
     r, c = axis
     if ord in (None, "fro"):
-        out = np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
+        out = _root(np.sum(x * x, axis=axis, keepdims=True), 2)
     elif ord in (1, -1, np.inf, -np.inf):
         along, other = (r, c) if abs(ord) == 1 else (c, r)
         sums = np.sum(np.abs(x), axis=along, keepdims=True)
