@@ -281,6 +281,8 @@ for _f in (np.flip, np.fliplr, np.flipud, np.roll, np.rot90, np.tile, np.repeat,
            np.diag, np.diagflat, np.diagonal, np.triu, np.tril, np.resize, np.delete,
            np.take, np.take_along_axis):
     HANDLED[_f] = (lambda f: lambda a, *args, **kw: gather(lambda v: f(v, *args, **kw), a))(_f)
+for _f in (np.fft.fftshift, np.fft.ifftshift):
+    HANDLED[_f] = (lambda f: lambda x, axes=None: gather(lambda v: f(v, axes), x))(_f)
 for _f in (np.compress, np.extract):
     HANDLED[_f] = (lambda f: lambda c, a, *args, **kw:
                    gather(lambda v: f(primal(c), v, *args, **kw), a))(_f)
