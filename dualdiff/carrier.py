@@ -42,7 +42,10 @@ class Carrier:
     # -- NumPy protocols -----------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if any(isinstance(x, np.ndarray) and x.dtype == object for x in inputs):
-            return NotImplemented
+            # np.array([d1, d2]) of scalar carriers: stack them into one carrier
+            inputs = tuple(unobject(x) for x in inputs)
+            if any(isinstance(x, np.ndarray) and x.dtype == object for x in inputs):
+                return NotImplemented
         out = kwargs.pop("out", None)
         owner = find_owner(inputs)
         if type(owner) is not type(self):
@@ -254,6 +257,16 @@ def find_owner(objs) -> Carrier | None:
             if inner is not None and (best is None or inner.tag > best.tag):
                 best = inner
     return best
+
+
+def unobject(x):
+    """An object array of carriers and numbers (np.array([d1, d2])) as one stacked carrier."""
+    if not (isinstance(x, np.ndarray) and x.dtype == object):
+        return x
+    items = x.ravel().tolist()
+    if find_owner(items) is None:
+        return x
+    return np.reshape(np.stack(items), x.shape)
 
 
 def primal(x):

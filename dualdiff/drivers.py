@@ -26,11 +26,16 @@ def as_input(x) -> np.ndarray | Carrier:
     if isinstance(x, Carrier):
         return x
     try:
+        complex_input = np.iscomplexobj(x)
+    except (TypeError, ValueError):
+        complex_input = False
+    if complex_input:
+        raise ValueError("dualdiff differentiates real functions; got a complex input x")
+    try:
         arr = np.array(x, dtype=float, copy=True)
     except (TypeError, ValueError) as e:
-        raise TypeError(f"dualdiff: input must be numeric, got {type(x).__name__}: {e}") from e
-    if np.iscomplexobj(x):
-        raise ValueError("dualdiff differentiates real functions; got a complex input")
+        raise TypeError(f"dualdiff: input x must be real numbers, got {type(x).__name__}: "
+                        f"{e}") from e
     return arr
 
 
@@ -70,11 +75,15 @@ def unpack(y, cls, tag: int, k: int):
                       for i, lead in enumerate(cls._lead[1:]))
         return value, parts
     try:
-        value = np.asarray(y, dtype=float)
+        value = np.asarray(y)
     except (TypeError, ValueError):
+        value = np.asarray(None)
+    if value.dtype.kind not in "biuf":
         raise TypeError(
-            f"f must return numbers, arrays or Duals (or lists of them); got {type(y).__name__}"
-        ) from None
+            f"f must return real numbers, arrays or Duals (or lists of them); got "
+            f"{type(y).__name__}" + (f" of dtype {value.dtype}" if value.dtype.kind != "O" else "")
+        )
+    value = value.astype(float)
     return value, cls.zero_parts(k, value.shape)
 
 
@@ -110,7 +119,7 @@ def jvp(f: Function, x: ArrayLike, v: ArrayLike):
     (0.0, 2.0)
     """
     x = as_input(x)
-    v = np.broadcast_to(np.asarray(v, dtype=float), np.shape(x))
+    v = np.array(np.broadcast_to(np.asarray(v, dtype=float), np.shape(x)))  # f may write
     tag = new_tag()
     value, (t,) = unpack(f(Dual._new(x, v[None], tag)), Dual, tag, 1)
     return value, t[0]

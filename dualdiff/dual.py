@@ -35,6 +35,15 @@ def zeros(k: int, shape: tuple):
     return np.broadcast_to(np.zeros(()), (k,) + tuple(shape))
 
 
+def _promote(part, item):
+    """``part`` as a carrier able to hold ``item`` (unchanged if it already can)."""
+    if not isinstance(item, Carrier):
+        return part
+    if isinstance(part, Carrier) and part.tag >= item.tag:
+        return part
+    return np.zeros(np.shape(part), like=item) + part
+
+
 class Dual(Carrier):
     """A dual number array: ``value + tangent . eps``.
 
@@ -162,6 +171,11 @@ class Dual(Carrier):
 
     def _setitem(self, index, item):
         value, tangent = self._split(item, self.tag)
+        # nested passes: an item whose parts carry an older perturbation turns this
+        # array's parts into carriers of that perturbation first (a fresh copy)
+        self.value = _promote(self.value, value)
+        if tangent is not None:
+            self.tangent = _promote(self.tangent, tangent)
         slot = self.value[index]
         self.value[index] = value
         head = (slice(None),) + (index if isinstance(index, tuple) else (index,))

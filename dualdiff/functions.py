@@ -13,7 +13,8 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from . import rules
 from .carrier import Carrier, find_owner, primal
-from .dispatch import HANDLED, PRIMAL_ONLY, UNSUPPORTED, gather, implements, linear, primitive
+from .dispatch import (HANDLED, PRIMAL_ONLY, UNSUPPORTED, gather, implements, linear, primitive,
+                       strip)
 from .dual import expand
 
 
@@ -53,13 +54,21 @@ def create(func, args, kwargs, like):
     return constant_like(func(*args, **kwargs), like)
 
 
-@implements(np.zeros_like, np.ones_like, np.empty_like, np.full_like)
-def _like(a, *args, **kwargs):
-    func = {1: np.ones_like, 2: np.full_like}.get(1 + len(args) if args else 0, np.zeros_like)
-    if "fill_value" in kwargs:
-        func = np.full_like
-    value = func(primal(a), *[primal(x) for x in args], **kwargs)
-    return constant_like(value, a) if isinstance(a, Carrier) else value
+def _like(func):
+    """zeros_like & co.: a constant of a's carrier type and tag (plain when a is plain)."""
+    def impl(a, *args, **kwargs):
+        if find_owner(list(args) + list(kwargs.values())) is not None:  # full_like(a, dual)
+            args, fill = list(args), kwargs.pop("fill_value", None)
+            fill = args.pop(0) if fill is None else fill
+            return np.zeros_like(a, *args, **kwargs) + fill
+        value = func(primal(a), *[primal(x) for x in args], **strip(kwargs))
+        return constant_like(value, a) if isinstance(a, Carrier) else value
+
+    return impl
+
+
+for _f in (np.zeros_like, np.ones_like, np.empty_like, np.full_like):
+    HANDLED[_f] = _like(_f)
 
 
 @implements(np.copy)
@@ -483,9 +492,19 @@ def _var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=np._NoValue,
     return np.sum(d * d, axis=axes, keepdims=keepdims) / (count - ddof)
 
 
+def root_at_zero(s, p=2):
+    """s ** (1/p), p > 1, for norms and standard deviations: where s == 0 (the norm at 0,
+    the std of constant data) the derivative is taken as 0, a subgradient, not 0 * inf = nan."""
+    zero = primal(s) == 0
+    if not np.any(zero):
+        return np.sqrt(s) if p == 2 else s ** (1.0 / p)
+    safe = np.where(zero, 1.0, s)
+    return np.where(zero, 0.0, np.sqrt(safe) if p == 2 else safe ** (1.0 / p))
+
+
 @implements(np.std)
 def _std(a, axis=None, dtype=None, ddof=0, keepdims=False, **kwargs):
-    return np.sqrt(_var(a, axis=axis, ddof=ddof, keepdims=keepdims, **kwargs))
+    return root_at_zero(_var(a, axis=axis, ddof=ddof, keepdims=keepdims, **kwargs))
 
 
 def _to_last(a, axis):
@@ -607,7 +626,7 @@ def _nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs
 
 @implements(np.nanstd)
 def _nanstd(a, *args, **kwargs):
-    return np.sqrt(_nanvar(a, *args, **kwargs))
+    return root_at_zero(_nanvar(a, *args, **kwargs))
 
 
 @implements(np.trace)

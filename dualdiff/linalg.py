@@ -8,6 +8,7 @@ import numpy as np
 from . import rules
 from .carrier import find_owner, primal
 from .dispatch import implements, primitive
+from .functions import root_at_zero as _root
 
 la = np.linalg
 
@@ -113,16 +114,6 @@ def _multi_dot(arrays, *, out=None):
 @implements(la.diagonal)
 def _diagonal(x, /, *, offset=0):
     return np.diagonal(x, offset, -2, -1)
-
-
-def _root(s, p):
-    """s ** (1/p) for a p-norm, p > 1: at s == 0 (the norm at 0) the derivative is taken
-    as 0, a subgradient, instead of 0 * inf = nan."""
-    zero = primal(s) == 0
-    if not np.any(zero):
-        return np.sqrt(s) if p == 2 else s ** (1.0 / p)
-    safe = np.where(zero, 1.0, s)
-    return np.where(zero, 0.0, np.sqrt(safe) if p == 2 else safe ** (1.0 / p))
 
 
 def _vector_norm(x, ord, axis, keepdims):
