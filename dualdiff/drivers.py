@@ -32,6 +32,8 @@ def as_input(x) -> np.ndarray | Carrier:
     if complex_input:
         raise ValueError("dualdiff differentiates real functions; got a complex input x")
     try:
+        if np.asarray(x).dtype.kind not in "biuf":
+            raise TypeError(f"dtype {np.asarray(x).dtype}")
         arr = np.array(x, dtype=float, copy=True)
     except (TypeError, ValueError) as e:
         raise TypeError(f"dualdiff: input x must be real numbers, got {type(x).__name__}: "

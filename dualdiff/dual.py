@@ -35,6 +35,15 @@ def zeros(k: int, shape: tuple):
     return np.broadcast_to(np.zeros(()), (k,) + tuple(shape))
 
 
+def nan_safe_product(t, d):
+    """``t * d`` where a zero tangent stays zero even if the partial d is inf or nan
+    (d sqrt(x_0) / d x_1 is 0 at x_0 = 0, not 0 * inf = nan)."""
+    out = t * d
+    if type(d) is not float and not np.all(np.isfinite(d)):
+        out = np.where(t == 0, 0.0, out)
+    return out
+
+
 def _promote(part, item):
     """``part`` as a carrier able to hold ``item`` (unchanged if it already can)."""
     if not isinstance(item, Carrier):
@@ -113,7 +122,7 @@ class Dual(Carrier):
         d1 = rules.UNARY[ufunc][0]
         with np.errstate(all="ignore"):
             d = d1(v, y) if callable(d1) else d1
-            out = t * d
+            out = nan_safe_product(t, d)
         if ufunc in rules.KINKS:
             # at 0 the sign comes from the tangent: |0 + t eps| = |t| eps
             out = np.where(v == 0, np.abs(t), out)
@@ -137,8 +146,8 @@ class Dual(Carrier):
                         f"argument; pass a constant there."
                     )
                 t = expand(t, len(shape))
-                term = t if type(deriv) is float and deriv == 1.0 else t * (
-                    deriv(av, bv, z) if callable(deriv) else deriv)
+                term = t if type(deriv) is float and deriv == 1.0 else nan_safe_product(
+                    t, deriv(av, bv, z) if callable(deriv) else deriv)
                 out = term if out is None else out + term
         k = (at if at is not None else bt).shape[0]
         if at is not None and bt is not None and at.shape[0] != bt.shape[0]:

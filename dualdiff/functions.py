@@ -13,8 +13,16 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from . import rules
 from .carrier import Carrier, find_owner, primal
-from .dispatch import (HANDLED, PRIMAL_ONLY, UNSUPPORTED, gather, implements, linear, primitive,
-                       strip)
+from .dispatch import (
+    HANDLED,
+    PRIMAL_ONLY,
+    UNSUPPORTED,
+    gather,
+    implements,
+    linear,
+    primitive,
+    strip,
+)
 from .dual import expand
 
 
