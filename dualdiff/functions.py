@@ -785,14 +785,13 @@ def _vecmat(x1, x2, /, **kwargs):
 
 def _toeplitz(v, rows, cols, shift):
     """Matrix M with M[i, j] = v[i - j + shift] (zero outside v)."""
-    def op(vv):
-        vv = np.asarray(vv)
-        m = np.zeros((rows, cols), dtype=vv.dtype)
-        i, j = np.indices((rows, cols))
-        k = i - j + shift
-        ok = (k >= 0) & (k < vv.shape[0])
-        m[ok] = vv[k[ok]]
-        return m
+    i, j = np.indices((rows, cols))
+    k = i - j + shift
+    n = np.shape(v)[0]
+    index = np.where((k >= 0) & (k < n), k + 1, 0)  # 0 picks the padded zero
+
+    def op(vv):  # NumPy calls only, so it also runs on nested carriers
+        return np.concatenate([np.zeros(1, getattr(vv, "dtype", float)), vv])[index]
 
     return gather(op, v)
 

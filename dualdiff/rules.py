@@ -304,15 +304,17 @@ def _swap(m):
 
 
 def _solve_jvp(x, primals, tangents):
+    # dx = A^-1 (db - dA x); tangents lead-expanded before any product so that their
+    # direction axis never meets a batch axis of the primals (nested carriers)
     a, b = primals
     ta, tb = tangents
     vec = np.ndim(b) == 1
-    nd = np.ndim(x)
-    rhs = _total([None if tb is None else _lead_expand(tb, nd),
-                  None if ta is None else -_lead_expand(np.matmul(ta, x), nd)])
-    if vec:
-        return np.linalg.solve(a, rhs[..., None])[..., 0]
-    return np.linalg.solve(a, rhs)
+    xc = x[..., None] if vec else x
+    nd = np.ndim(xc)
+    rhs = _total([None if tb is None else _lead_expand(tb[..., None] if vec else tb, nd),
+                  None if ta is None else -np.matmul(_lead_expand(ta, nd), xc)])
+    out = np.linalg.solve(a, rhs)
+    return out[..., 0] if vec else out
 
 
 SOLVE = Primitive("solve", np.linalg.solve, _solve_jvp)

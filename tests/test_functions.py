@@ -452,3 +452,86 @@ def test_methods_of_dual():
     assert (d.shape, d.ndim, d.size, d.dtype, len(d)) == ((3, 4), 2, 12, np.float64, 3)
     assert d.argmax() == np.argmax(x) and d.argmin() == np.argmin(x)
     np.testing.assert_array_equal(d.argsort(), np.argsort(x))
+
+
+# -- second order: forward over forward through every kind of function ------------------
+
+_A4 = np.random.default_rng(0).normal(size=(4, 4)) + 4 * np.eye(4)
+la = np.linalg
+
+# name: (f, analytic): analytic means plain NumPy on complex input is the analytic
+# continuation of f, so the complex-step gradient is exact
+SECOND_ORDER = {
+    "sin_matmul": (lambda x: np.sum(np.sin(_A4 @ x)), True),
+    "prod": (lambda x: np.prod(x), True),
+    "max": (lambda x: np.max(x * x[::-1]), True),
+    "sort": (lambda x: np.sort(x**3) @ np.arange(4.0), True),
+    "solve": (lambda x: np.sum(la.solve(_A4 + np.diag(x), x)), True),
+    "solve_matrix": (lambda x: np.sum(la.solve(_A4 + np.diag(x), np.outer(x, x))), True),
+    "inv": (lambda x: np.sum(la.inv(_A4 + np.outer(x, x))), True),
+    "det": (lambda x: la.det(_A4 + np.outer(x, x[::-1])), True),
+    "slogdet": (lambda x: la.slogdet(_A4 + np.diag(x**2))[1], False),
+    "cholesky": (lambda x: np.sum(la.cholesky(np.outer(x, x) + 5 * np.eye(4))), False),
+    "eigh": (lambda x: la.eigvalsh(np.outer(x, x) + np.diag(np.arange(4.0)))[1], False),
+    "einsum": (lambda x: np.einsum("i,ij,j", x, _A4, x**2), True),
+    "norm": (lambda x: la.norm(x) ** 3, False),
+    "cumprod": (lambda x: np.sum(np.cumprod(x)), True),
+    "where": (lambda x: np.sum(np.where(x > 0, x**3, np.exp(x))), True),
+    "setitem": (lambda x: _setitem_f(x), True),
+    "interp": (lambda x: np.sum(np.interp(np.array([0.1, 0.5]), np.sort(x), x**2)), False),
+    "polyval": (lambda x: np.polyval(x, x[0]), True),
+    "lstsq": (lambda x: np.sum(la.lstsq(np.vstack([_A4, np.diag(x)]), np.ones(8))[0]), False),
+    "var_std": (lambda x: np.var(x) * np.std(x), False),
+    "median": (lambda x: np.median(x**2), True),
+    "tensordot": (lambda x: np.tensordot(np.outer(x, x), _A4, axes=2), True),
+    "kron": (lambda x: np.sum(np.kron(x, x) ** 2), True),
+    "pad": (lambda x: np.sum(np.pad(x, 1, constant_values=2.0) ** 3), True),
+    "clip": (lambda x: np.sum(np.clip(x, -0.5, 0.5) * x), True),
+    "maximum": (lambda x: np.sum(np.maximum(x, x[::-1] ** 2)), True),
+    "power": (lambda x: np.sum(np.abs(x) ** x[0]), False),
+    "arctan2": (lambda x: np.sum(np.arctan2(x, x[::-1] + 1)), False),
+    "hypot": (lambda x: np.sum(np.hypot(x, 1.0 + x[::-1])), False),
+    "stack": (lambda x: np.sum(np.stack([x, x**2]) @ x), True),
+    "cross": (lambda x: np.sum(np.cross(x[:3], x[1:]) ** 2), True),
+    "matrix_power": (lambda x: np.sum(la.matrix_power(_A4 + np.diag(x), 3)), True),
+    "svdvals": (lambda x: np.sum(la.svdvals(_A4 + np.outer(x, x))), False),
+    "convolve": (lambda x: np.sum(np.convolve(x, x) ** 2), True),
+    "abs": (lambda x: np.sum(np.abs(x) ** 3), False),
+}
+
+
+def _setitem_f(x):
+    out = np.zeros_like(x)
+    out[1:] = x[:-1] * x[1:]
+    out[0] = x[0] ** 3
+    return np.sum(out**2)
+
+
+def _hessian_ref(f, x, analytic):
+    n = x.size
+    eye = np.eye(n)
+    if analytic:
+        # central difference (h = 1e-5) of the exact complex-step gradient:
+        # truncation h^2/6 |f''''| ~ 1e-10, rounding eps |g| / h ~ 1e-11 -> rtol 1e-7
+        h = 1e-5
+        return np.stack([(cs_jacobian(f, x + h * e) - cs_jacobian(f, x - h * e)) / (2 * h)
+                         for e in eye], axis=-1), 1e-7
+    # four-point second difference, h = 1e-4: truncation ~h^2 |f''''| ~ 1e-8,
+    # rounding ~eps |f| / h^2 ~ 1e-8 -> rtol 1e-5
+    h = 1e-4
+    H = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            a, b = h * eye[i], h * eye[j]
+            H[i, j] = (f(x + a + b) - f(x + a - b) - f(x - a + b) + f(x - a - b)) / (4 * h * h)
+    return H, 1e-5
+
+
+@pytest.mark.parametrize("name", list(SECOND_ORDER))
+def test_second_order_by_nesting(name):
+    f, analytic = SECOND_ORDER[name]
+    x = np.array([0.3, -0.7, 1.1, 0.45])
+    ref, tol = _hessian_ref(f, x, analytic)
+    for chunk in (1, None):
+        hess = dd.jacobian(lambda y: dd.gradient(f, y), x, chunk=chunk)
+        np.testing.assert_allclose(hess, ref, rtol=tol, atol=tol * np.max(np.abs(ref)))
