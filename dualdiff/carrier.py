@@ -233,6 +233,25 @@ for _name, _uf in [("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
 for _name, _uf in [("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
                    ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)]:
     setattr(Carrier, f"__{_name}__", _binop(_uf)[0])
+
+
+def _inplace(ufunc):
+    def method(self, other):
+        """In place, like NumPy: views of this array see the change."""
+        result = ufunc(self, other)
+        owner = find_owner((result,))
+        if owner is not None and (owner.tag > self.tag or type(owner) is not type(self)):
+            return result  # a newer perturbation cannot live in self: rebind instead
+        self[...] = result
+        return self
+
+    return method
+
+
+for _name, _uf in [("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
+                   ("truediv", np.divide), ("floordiv", np.floor_divide),
+                   ("mod", np.remainder), ("pow", np.power)]:
+    setattr(Carrier, f"__i{_name}__", _inplace(_uf))
 Carrier.__neg__ = lambda self: np.negative(self)
 Carrier.__pos__ = lambda self: np.positive(self)
 Carrier.__abs__ = lambda self: np.absolute(self)

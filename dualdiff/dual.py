@@ -183,6 +183,8 @@ class Dual(Carrier):
         # nested passes: an item whose parts carry an older perturbation turns this
         # array's parts into carriers of that perturbation first (a fresh copy)
         self.value = _promote(self.value, value)
+        if not isinstance(self.value, (np.ndarray, Carrier)):  # a NumPy scalar from a 0-d op
+            self.value = np.array(self.value)
         if tangent is not None:
             self.tangent = _promote(self.tangent, tangent)
         slot = self.value[index]

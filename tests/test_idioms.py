@@ -231,3 +231,37 @@ def test_value_and_jacobian_and_jvp_agree():
     y2, jv = dd.jvp(f, x, v)
     np.testing.assert_array_equal(y2, y)
     np.testing.assert_allclose(jv, jac @ v, rtol=1e-15)
+
+
+def test_in_place_operators_write_through_views():
+    def f(x):
+        out = np.zeros_like(x)
+        row = out[0:2]      # a view, as in NumPy
+        row += x[:2]
+        row *= x[2]
+        out[1:] += x[1:]    # getitem, iadd, setitem
+        out[2] -= 1.0
+        out[2] /= 2.0
+        out **= 1.0
+        return out
+
+    x = np.array([1.0, 2.0, 3.0])
+    # out = [x0 x2, x1 x2 + x1, (x2 - 1) / 2]
+    np.testing.assert_array_equal(dd.jacobian(f, x), [[3, 0, 1], [0, 4, 2], [0, 0, 0.5]])
+
+    def g(x):  # a newer perturbation cannot be stored in place: the name is rebound
+        a = x * 1.0
+        a += dd.derivative(lambda y: x * y * y, 1.0)
+        return a
+
+    assert dd.derivative(g, 2.0) == 3.0
+
+
+def test_scalar_dual_assignment():
+    def f(x):
+        s = x[0] * 1.0   # a 0-d Dual
+        s[...] = x[1]
+        s += x[0]
+        return s
+
+    np.testing.assert_array_equal(dd.jacobian(f, [1.0, 2.0]), [1, 1])
