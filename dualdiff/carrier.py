@@ -24,12 +24,23 @@ _tags = itertools.count(1)
 
 
 def new_tag() -> int:
-    """A tag newer than every tag handed out before."""
+    """A tag newer than every tag handed out before.
+
+    >>> new_tag() < new_tag()
+    True
+    """
     return next(_tags)
 
 
 class Carrier:
-    """Base of Dual and HyperDual (see module docstring)."""
+    """Base of Dual and HyperDual (see module docstring).
+
+    >>> import numpy as np
+    >>> from dualdiff import Dual
+    >>> x = Dual(np.array([1.0, 2.0]), np.eye(2))
+    >>> isinstance(x, Carrier), x.shape, (x > 1).tolist()
+    (True, (2,), [False, True])
+    """
 
     __slots__ = ()
     __array_priority__ = 1000.0
@@ -260,7 +271,12 @@ Carrier.__abs__ = lambda self: np.absolute(self)
 # -- helpers shared by the dispatch and the drivers ----------------------------
 
 def find_owner(objs) -> Carrier | None:
-    """The carrier with the newest tag among ``objs`` (searched into lists/tuples)."""
+    """The carrier with the newest tag among ``objs`` (searched into lists/tuples).
+
+    >>> from dualdiff import Dual
+    >>> find_owner([1.0, [Dual(1.0, 1.0, tag=3)], Dual(2.0, 1.0, tag=2)]).tag
+    3
+    """
     best = None
     for o in objs:
         if isinstance(o, Carrier):
@@ -279,7 +295,13 @@ def find_owner(objs) -> Carrier | None:
 
 
 def unobject(x):
-    """An object array of carriers and numbers (np.array([d1, d2])) as one stacked carrier."""
+    """An object array of carriers and numbers (np.array([d1, d2])) as one stacked carrier.
+
+    >>> import numpy as np
+    >>> from dualdiff import Dual
+    >>> unobject(np.array([Dual(1.0, 2.0), 3.0])).tangent.tolist()
+    [[2.0, 0.0]]
+    """
     if not (isinstance(x, np.ndarray) and x.dtype == object):
         return x
     items = x.ravel().tolist()
@@ -289,14 +311,24 @@ def unobject(x):
 
 
 def primal(x):
-    """The innermost plain value of x (through nested carriers)."""
+    """The innermost plain value of x (through nested carriers).
+
+    >>> from dualdiff import Dual
+    >>> float(primal(Dual(Dual(2.0, 1.0, tag=1), 0.0, tag=2)))
+    2.0
+    """
     while isinstance(x, Carrier):
         x = x.value
     return np.asarray(x)
 
 
 def write_out(result, out, name: str):
-    """Honour NumPy's ``out=``: only a carrier can receive a derivative."""
+    """Honour NumPy's ``out=``: only a carrier can receive a derivative.
+
+    >>> import numpy as np
+    >>> write_out(np.ones(2), None, "add").tolist()
+    [1.0, 1.0]
+    """
     if out is None:
         return result
     if isinstance(out, tuple):

@@ -15,7 +15,11 @@ from .carrier import Carrier
 
 
 def expand(t, ndim: int):
-    """Insert unit axes after the leading direction axis so ``t`` has rank ``1 + ndim``."""
+    """Insert unit axes after the leading direction axis so ``t`` has rank ``1 + ndim``.
+
+    >>> expand(np.zeros((3, 4)), 3).shape
+    (3, 1, 1, 4)
+    """
     missing = ndim - (t.ndim - 1)
     if missing <= 0:
         return t
@@ -23,7 +27,11 @@ def expand(t, ndim: int):
 
 
 def fit(t, shape: tuple):
-    """``t`` (k, ...) broadcast to (k, *shape) as a fresh writeable array."""
+    """``t`` (k, ...) broadcast to (k, *shape) as a fresh writeable array.
+
+    >>> fit(np.ones((2, 3)), (4, 3)).shape
+    (2, 4, 3)
+    """
     full = t.shape[:1] + tuple(shape)
     if t.shape == full:
         return t.copy()
@@ -31,13 +39,23 @@ def fit(t, shape: tuple):
 
 
 def zeros(k: int, shape: tuple):
-    """A read-only zero tangent of k directions (a broadcast view: no memory)."""
+    """A read-only zero tangent of k directions (a broadcast view: no memory).
+
+    >>> zeros(2, (3,)).shape
+    (2, 3)
+    """
     return np.broadcast_to(np.zeros(()), (k,) + tuple(shape))
 
 
 def nan_safe_product(t, d):
     """``t * d`` where a zero tangent stays zero even if the partial d is inf or nan
-    (d sqrt(x_0) / d x_1 is 0 at x_0 = 0, not 0 * inf = nan)."""
+    (d sqrt(x_0) / d x_1 is 0 at x_0 = 0, not 0 * inf = nan).
+
+    >>> with np.errstate(invalid="ignore"):  # callers run it under errstate
+    ...     out = nan_safe_product(np.array([[1.0, 0.0]]), np.array([np.inf, np.inf]))
+    >>> out.tolist()
+    [[inf, 0.0]]
+    """
     out = t * d
     if type(d) is not float and not np.all(np.isfinite(d)):
         out = np.where(t == 0, 0.0, out)

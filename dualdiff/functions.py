@@ -43,7 +43,13 @@ def _reject(name, **given):
 # -- creation (NEP 35 like=, *_like) ------------------------------------------
 
 def constant_like(value, like):
-    """A carrier of like's type and tag holding a constant (zero derivative parts)."""
+    """A carrier of like's type and tag holding a constant (zero derivative parts).
+
+    >>> from dualdiff import Dual
+    >>> c = constant_like([1.0, 2.0], Dual(0.0, [1.0, 1.0, 1.0]))
+    >>> c.tangent.shape
+    (3, 2)
+    """
     value = np.array(value, dtype=float)
     parts = [value] + [np.zeros(np.shape(p)[:lead] + value.shape)
                        for p, lead in zip(like.parts[1:], like._lead[1:])]
@@ -51,7 +57,12 @@ def constant_like(value, like):
 
 
 def create(func, args, kwargs, like):
-    """np.zeros(n, like=x) and friends: a constant carrier shaped as asked."""
+    """np.zeros(n, like=x) and friends: a constant carrier shaped as asked.
+
+    >>> from dualdiff import Dual
+    >>> np.zeros(3, like=Dual(1.0, 1.0)).tangent.tolist()
+    [[0.0, 0.0, 0.0]]
+    """
     if func in (np.array, np.asarray, np.asanyarray, np.ascontiguousarray):
         obj = args[0] if args else kwargs.pop("object", kwargs.pop("a", None))
         if isinstance(obj, Carrier):
@@ -502,7 +513,12 @@ def _var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=np._NoValue,
 
 def root_at_zero(s, p=2):
     """s ** (1/p), p > 1, for norms and standard deviations: where s == 0 (the norm at 0,
-    the std of constant data) the derivative is taken as 0, a subgradient, not 0 * inf = nan."""
+    the std of constant data) the derivative is taken as 0, a subgradient, not 0 * inf = nan.
+
+    >>> from dualdiff import Dual
+    >>> root_at_zero(Dual(np.array([0.0, 4.0]), np.ones((1, 2)))).tangent.tolist()
+    [[0.0, 0.25]]
+    """
     zero = primal(s) == 0
     if not np.any(zero):
         return np.sqrt(s) if p == 2 else s ** (1.0 / p)

@@ -199,7 +199,11 @@ PRIMAL_ONLY_UFUNCS = {
 
 
 def unary_derivatives(ufunc, x, y):
-    """(f'(x), f''(x)) of a unary row; numbers stay numbers."""
+    """(f'(x), f''(x)) of a unary row; numbers stay numbers.
+
+    >>> unary_derivatives(np.sin, 0.0, 0.0)
+    (np.float64(1.0), -0.0)
+    """
     d1, d2 = UNARY[ufunc]
     d = d1(x, y) if callable(d1) else d1
     dd = d2(x, y, d) if callable(d2) else d2
@@ -214,7 +218,11 @@ def unary_derivatives(ufunc, x, y):
 
 
 class Primitive:
-    """A non-element-wise operation with its forward rule."""
+    """A non-element-wise operation with its forward rule.
+
+    >>> Primitive("twice", lambda a: 2 * a, lambda out, primals, tangents: 2 * tangents[0])
+    Primitive(twice)
+    """
 
     def __init__(self, name, fn, jvp):
         self.name, self.fn, self.jvp = name, fn, jvp
@@ -260,7 +268,11 @@ MATMUL = Primitive("matmul", np.matmul, _matmul_jvp)
 
 
 def einsum_parts(subscripts: str, nops: int):
-    """(input subscripts, output subscripts) of an einsum spec, made explicit."""
+    """(input subscripts, output subscripts) of an einsum spec, made explicit.
+
+    >>> einsum_parts("ij,jk", 2)
+    (['ij', 'jk'], 'ik')
+    """
     spec = subscripts.replace(" ", "")
     if "->" in spec:
         ins, out = spec.split("->")
@@ -277,7 +289,11 @@ def einsum_parts(subscripts: str, nops: int):
 
 def einsum_primitive(subscripts: str, nops: int) -> Primitive:
     """Einsum is multilinear: the tangent sums one einsum per varying operand,
-    that operand replaced by its tangent under a fresh batch letter."""
+    that operand replaced by its tangent under a fresh batch letter.
+
+    >>> einsum_primitive("ij,j", 2)
+    Primitive(einsum(ij,j->i))
+    """
     ins, out = einsum_parts(subscripts, nops)
     used = set(subscripts)
     k = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in used)
@@ -330,7 +346,11 @@ SLOGDET = Primitive("slogdet", lambda a: tuple(np.linalg.slogdet(a)), _slogdet_j
 
 
 def lower_symmetric(t, lower=True):
-    """The symmetric matrix LAPACK reads from one triangle of t."""
+    """The symmetric matrix LAPACK reads from one triangle of t.
+
+    >>> lower_symmetric(np.array([[1.0, 9.0], [2.0, 3.0]])).tolist()
+    [[1.0, 2.0], [2.0, 3.0]]
+    """
     if lower:
         return np.tril(t) + _swap(np.tril(t, -1))
     return np.triu(t) + _swap(np.triu(t, 1))
@@ -349,6 +369,11 @@ CHOLESKY = Primitive("cholesky", np.linalg.cholesky, _cholesky_jvp)
 
 
 def eigh_primitive(uplo: str) -> Primitive:
+    """The eigh rule reading triangle ``uplo`` ("L" or "U").
+
+    >>> eigh_primitive("L")
+    Primitive(eigh)
+    """
     def fn(a):
         return tuple(np.linalg.eigh(a, UPLO=uplo))
 

@@ -105,3 +105,24 @@ def test_an_unknown_ufunc_is_refused():
 
     with pytest.raises(TypeError, match="j0"):
         sc.j0(_dual())
+
+
+OWN_MODULES = ["dualdiff", "dualdiff.carrier", "dualdiff.dual", "dualdiff.dispatch",
+               "dualdiff.drivers", "dualdiff.functions", "dualdiff.linalg", "dualdiff.rules"]
+
+
+@pytest.mark.parametrize("modname", OWN_MODULES)
+def test_public_functions_have_a_doctest(modname):
+    import importlib
+    import inspect
+
+    mod = importlib.import_module(modname)
+    names = getattr(mod, "__all__", None) or [n for n in vars(mod) if not n.startswith("_")]
+    missing = []
+    for name in names:
+        obj = getattr(mod, name)
+        if (inspect.isfunction(obj) or inspect.isclass(obj)) and \
+                (modname == "dualdiff" or obj.__module__ == modname):
+            if ">>>" not in (obj.__doc__ or ""):
+                missing.append(name)
+    assert not missing, f"{modname}: no doctest example in {missing}"

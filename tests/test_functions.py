@@ -367,6 +367,7 @@ PRODUCTS = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors:DeprecationWarning")
 @pytest.mark.parametrize("name", list(PRODUCTS))
 def test_products(name):
     f, x = PRODUCTS[name]
