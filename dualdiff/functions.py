@@ -396,6 +396,12 @@ def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
     return a
 
 
+@implements(np.copysign)
+def _copysign(x1, x2, /, **kwargs):
+    # |x1| with the sign bit of x2: abs's kink convention at x1 == 0, no derivative in x2
+    return np.abs(x1) * np.where(np.signbit(primal(x2)), -1.0, 1.0)
+
+
 @implements(np.real, np.real_if_close)
 def _real(val, *args, **kwargs):
     return val

@@ -32,6 +32,18 @@ def _slogdet(a):
 
 @implements(la.det)
 def _det(a):
+    n = np.shape(a)[-1]
+    if n <= 3:  # the polynomial itself: exact also at singular matrices (d det = adj(A) : dA)
+        if n == 0:
+            return np.ones(np.shape(a)[:-2]) + 0.0 * np.sum(a, axis=(-2, -1))
+        m = [[a[..., i, j] for j in range(n)] for i in range(n)]
+        if n == 1:
+            return m[0][0]
+        if n == 2:
+            return m[0][0] * m[1][1] - m[0][1] * m[1][0]
+        return (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+                - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
     # det = sign * exp(log|det|): d det = det * tr(A^-1 dA)
     sign, logabsdet = la.slogdet(a)
     return sign * np.exp(logabsdet)
@@ -60,7 +72,10 @@ def _svdvals(x, /):
     at = np.swapaxes(x, -1, -2)
     m, n = np.shape(x)[-2:]
     gram = np.matmul(at, x) if m >= n else np.matmul(x, at)
-    return np.sqrt(np.maximum(la.eigvalsh(gram), 0.0))[..., ::-1]
+    s = _root(np.maximum(la.eigvalsh(gram), 0.0), 2)[..., ::-1]
+    # the value from NumPy's SVD (the Gram matrix squares the condition number); the
+    # correction is a constant, so the derivative is that of the Gram path
+    return s + (np.linalg.svd(primal(x), compute_uv=False) - primal(s))
 
 
 @implements(la.lstsq)

@@ -119,6 +119,14 @@ def _first(pick):
     return ((fx, fy), (0.0, 0.0, 0.0))
 
 
+def _at0(num, z, p):
+    """num / z**p, taken as 0 where z == 0."""
+    zero = z == 0
+    if not np.any(zero):
+        return num / z**p
+    return np.where(zero, 0.0, num / np.where(zero, 1.0, z) ** p)
+
+
 def _r2(x, y):
     return x * x + y * y
 
@@ -141,16 +149,18 @@ BINARY = {
             lambda x, y, z: 2.0 * x * y / _r2(x, y) ** 2,
         ),
     ),
+    # hypot at (0, 0) is a norm at 0: every partial is taken as 0 (as np.linalg.norm)
     np.hypot: (
-        (lambda x, y, z: x / z, lambda x, y, z: y / z),
-        (lambda x, y, z: y * y / z**3, lambda x, y, z: -x * y / z**3, lambda x, y, z: x * x / z**3),
+        (lambda x, y, z: _at0(x, z, 1), lambda x, y, z: _at0(y, z, 1)),
+        (lambda x, y, z: _at0(y * y, z, 3), lambda x, y, z: _at0(-x * y, z, 3),
+         lambda x, y, z: _at0(x * x, z, 3)),
     ),
     # Ties go to the first argument.
     np.maximum: _first(lambda x, y: x >= y),
     np.minimum: _first(lambda x, y: x <= y),
     np.fmax: _first(lambda x, y: (x >= y) | np.isnan(y)),
     np.fmin: _first(lambda x, y: (x <= y) | np.isnan(y)),
-    np.copysign: ((lambda x, y, z: np.sign(x) * np.copysign(1.0, y), 0.0), (0.0, 0.0, 0.0)),
+    # (np.copysign is |x| * sign-of-y in dualdiff.functions, so it shares abs's kink rule)
     np.remainder: ((1.0, lambda x, y, z: -np.floor(x / y)), (0.0, 0.0, 0.0)),
     np.fmod: ((1.0, lambda x, y, z: -np.trunc(x / y)), (0.0, 0.0, 0.0)),
     np.logaddexp: (

@@ -240,3 +240,30 @@ def test_trace_diagonal_outer_cross_from_linalg():
     check(lambda m: la.tensordot(m, m, axes=1), m)
     check(lambda m: la.matmul(m, m), m)
     check(lambda m: la.vecdot(m, m[0]), m, lambda m: np.sum(m * m[0], axis=-1))
+
+
+@pytest.mark.parametrize("a", [np.array([[1.0, 2.0], [2.0, 4.0]]), np.zeros((3, 3)),
+                               np.array([[1.0, 2, 3], [4, 5, 6], [7, 8, 9]]),
+                               np.array([[2.0]]), np.arange(4.0).reshape(2, 2)],
+                         ids=["singular2", "zero3", "singular3", "1x1", "regular2"])
+def test_det_of_small_matrices_is_exact_also_when_singular(a):
+    # gradient of det = cofactor matrix (hand formula, minors by np.linalg.det on plain arrays)
+    n = a.shape[0]
+    cof = np.array([[(-1) ** (i + j) * (la.det(np.delete(np.delete(a, i, 0), j, 1)) if n > 1
+                                         else 1.0) for j in range(n)] for i in range(n)])
+    np.testing.assert_allclose(dd.gradient(la.det, a), cof, rtol=1e-13, atol=1e-13)
+
+
+def test_det_of_empty_and_batched_small_matrices():
+    assert dd.jacobian(la.det, np.zeros((0, 0))).shape == (0, 0)
+    x = rnd(2, 3, 3, seed=30)
+    check(la.det, x)
+
+
+def test_svdvals_value_matches_numpy_for_ill_conditioned_input():
+    m = np.diag([3.0, 1.0, 1e-9])
+    value, jac = dd.value_and_jacobian(la.svdvals, m)
+    np.testing.assert_allclose(value, la.svdvals(m), rtol=1e-14)
+    # d sigma_i / d M = u_i v_i^T = e_i e_i^T for a diagonal M
+    for i in range(3):
+        np.testing.assert_allclose(jac[i], np.outer(np.eye(3)[i], np.eye(3)[i]), atol=1e-6)
