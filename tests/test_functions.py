@@ -536,3 +536,44 @@ def test_second_order_by_nesting(name):
     for chunk in (1, None):
         hess = dd.jacobian(lambda y: dd.gradient(f, y), x, chunk=chunk)
         np.testing.assert_allclose(hess, ref, rtol=tol, atol=tol * np.max(np.abs(ref)))
+
+
+def _quantile_ref(x, q, axis=None, keepdims=False):
+    """Linear-method quantile written out: sorted by the real part, then interpolated."""
+    if axis is None:
+        x, axis = x.ravel(), 0
+    s = np.take_along_axis(x, np.argsort(np.real(x), axis=axis), axis=axis)
+    s = np.moveaxis(s, axis, -1)
+    n = s.shape[-1]
+    q = np.asarray(q, dtype=float)
+    pos = q * (n - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    out = np.moveaxis(s[..., lo] * (1 - (pos - lo)) + s[..., hi] * (pos - lo),
+                      tuple(range(s.ndim - 1, s.ndim - 1 + q.ndim)), tuple(range(q.ndim)))
+    return np.expand_dims(out, q.ndim + axis) if keepdims else out
+
+
+def test_spaces_polynomials_gradient_quantiles():
+    x = rnd(3, 5, seed=12)
+    check(lambda x: np.linspace(x[0, 0], x[0, 1], 7), x)
+    check(lambda x: np.linspace(x[0], x[1], 4, axis=1), x)
+    check(lambda x: np.linspace(x[0, 0], 3.0, 5, endpoint=False, retstep=True)[1], x)
+    check(lambda x: np.logspace(x[0, 0], x[0, 1], 4), x)
+    check(lambda x: np.polyadd(x[0], x[1, :2]), x)
+    check(lambda x: np.polysub(x[0, :2], x[1]), x)
+    check(lambda x: np.polymul(x[0], x[1, :3]), x)
+    check(lambda x: np.polyder(x[0], 2), x)
+    check(lambda x: np.polyint(x[0], 2, k=[1.0, 2.0]), x)
+    check(lambda x: np.stack(np.gradient(x)), x)
+    check(lambda x: np.gradient(x, 0.5, axis=1, edge_order=2), x)
+    check(lambda x: np.gradient(x, 2.0, 3.0)[1], x)
+    check(lambda x: np.quantile(x, 0.3), x, lambda x: _quantile_ref(x, 0.3))
+    check(lambda x: np.quantile(x, [0.1, 0.5, 1.0], axis=1), x,
+          lambda x: _quantile_ref(x, [0.1, 0.5, 1.0], axis=1))
+    check(lambda x: np.percentile(x, [10, 90], axis=0, keepdims=True), x,
+          lambda x: _quantile_ref(x, [0.1, 0.9], axis=0, keepdims=True))
+    with pytest.raises(TypeError, match="linear"):
+        dd.jacobian(lambda x: np.quantile(x, 0.5, method="nearest"), x)
+    with pytest.raises(TypeError, match="spacings"):
+        dd.jacobian(lambda x: np.gradient(x[0], np.arange(5.0) ** 2), x)
