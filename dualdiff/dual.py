@@ -57,9 +57,12 @@ def nan_safe_product(t, d):
     [[inf, 0.0]]
     """
     out = t * d
-    if type(d) is not float and not np.all(np.isfinite(d)):
-        out = np.where(t == 0, 0.0, out)
-    return out
+    if isinstance(d, float):  # Python float or NumPy scalar: the 0-d fast path
+        if d - d == 0.0:  # finite
+            return out
+    elif np.isfinite(d).all():
+        return out
+    return np.where(t == 0, 0.0, out)
 
 
 def _promote(part, item):
