@@ -476,3 +476,14 @@ def test_zeta_order_has_no_derivative():
     with pytest.raises(TypeError, match="first argument"):
         zeta(Dual(2.0, 1.0), 1.5)
     assert np.isclose(sc.zeta(2.0, Dual(1.5, 1.0)).tangent[0], -2 * zeta(3.0, 1.5), rtol=1e-14)
+
+
+def test_abs_kink_resolved_from_the_first_nonzero_part_when_nested():
+    from dualdiff import derivative
+
+    # |-x^2| = x^2: second derivative 2 at 0 (sign from the first non-zero part)
+    assert derivative(lambda x: derivative(lambda y: np.abs(-y * y), x), 0.0) == 2.0
+    assert derivative(lambda x: derivative(lambda y: np.fabs(y * y * y), x), 0.0) == 0.0
+    # relu through maximum: ties go to the first argument
+    assert derivative(lambda x: np.maximum(x, 0.0), 0.0) == 1.0
+    assert derivative(lambda x: np.maximum(0.0, x), 0.0) == 0.0
