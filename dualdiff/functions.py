@@ -329,7 +329,11 @@ def _pad(array, pad_width, mode="constant", **kwargs):
     moved = gather(lambda v: np.pad(v, pad_width), array)
     if find_owner([c]) is None and np.all(np.asarray(c) == 0):
         return moved
-    frame = np.pad(np.zeros(np.shape(array)), pad_width, constant_values=primal(c))
+    if find_owner([c]) is not None:  # a carrier fill value: moved + mask * c
+        if np.ndim(c) != 0:
+            raise TypeError("np.pad: a differentiated constant_values must be one scalar")
+        return moved + np.pad(np.zeros(np.shape(array)), pad_width, constant_values=1.0) * c
+    frame = np.pad(np.zeros(np.shape(array)), pad_width, constant_values=c)
     return moved + frame
 
 

@@ -202,6 +202,8 @@ STRUCTURE = {
     "pad_const": lambda x: np.pad(x[0], 1, constant_values=3.0),
     "pad_reflect": lambda x: np.pad(x[0], 2, mode="reflect"),
     "pad_edge": lambda x: np.pad(x[0], ((1, 0), (2, 1)), mode="edge"),
+    "pad_const_pairs": lambda x: np.pad(x[0], 1, constant_values=(1.0, 2.0)),
+    "pad_wrap": lambda x: np.pad(x[0], ((0, 1), (2, 0)), mode="wrap"),
     "take": lambda x: np.take(x, [3, 0, 0, 7]),
     "take_axis": lambda x: np.take(x, [2, 0], axis=1),
     "take_along_axis": lambda x: np.take_along_axis(x, np.array([[[1], [0], [1], [0]]]), axis=2),
@@ -231,6 +233,38 @@ STRUCTURE = {
 @pytest.mark.parametrize("name", list(STRUCTURE))
 def test_structure(name):
     check(STRUCTURE[name], X3)
+
+
+def test_pad_with_a_differentiated_fill_value():
+    check(lambda x: np.pad(x[0], 1, constant_values=x[1, 0, 0]), X3,
+          lambda x: np.pad(x[0], 1) + np.pad(np.zeros((4, 2)), 1, constant_values=1.0) * x[1, 0, 0])
+
+
+def test_copyto_fill_diagonal_unwrap_average():
+    x = rnd(3, 4, seed=13)
+
+    def copyto(x):
+        o = np.ones_like(x)
+        np.copyto(o, x * 2, where=x > 0)
+        return o
+
+    check(copyto, x, lambda x: np.where(np.real(x) > 0, 2 * x, 1.0))
+
+    def fill(x):
+        o = x[:, :3] * 1.0
+        np.fill_diagonal(o, x[0, 0])
+        return o
+
+    def fill_ref(x):
+        o = x[:, :3] * 1.0
+        o[np.arange(3), np.arange(3)] = x[0, 0]
+        return o
+
+    check(fill, x, fill_ref)
+    check(lambda x: np.unwrap(3 * x, axis=1), x,
+          lambda x: 3 * x + (np.unwrap(3 * np.real(x), axis=1) - 3 * np.real(x)))
+    check(lambda x: np.average(x, axis=1, weights=x[0] ** 2 + 1, returned=True)[0], x)
+    check(lambda x: np.average(x, axis=1, weights=x[0] ** 2 + 1, returned=True)[1], x)
 
 
 def test_real_is_identity_imag_is_zero():
