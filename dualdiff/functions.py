@@ -1034,8 +1034,10 @@ def _quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
 def _percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
                 keepdims=False, *, weights=None, interpolation=None):
     _reject("percentile", weights=weights, interpolation=interpolation)
-    return _quantile_impl(a, np.asarray(primal(q), dtype=float) / 100.0, axis, keepdims,
-                          method, "percentile")
+    if find_owner([q]) is not None:
+        raise TypeError("np.percentile: q must be a constant")
+    return _quantile_impl(a, np.asarray(q, dtype=float) / 100.0, axis, keepdims, method,
+                          "percentile")
 
 
 # -- the rest: answered on the primal, or refused with a reason ---------------------
