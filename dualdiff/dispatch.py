@@ -107,7 +107,8 @@ def call_ufunc(ufunc, method, inputs, kwargs):
     kwargs.pop("where", None)
     if method == "reduce" and ufunc in _REDUCE:
         return _REDUCE[ufunc](inputs[0], axis=kwargs.get("axis", 0),
-                              keepdims=kwargs.get("keepdims", False))
+                              keepdims=kwargs.get("keepdims", False),
+                              initial=kwargs.get("initial", np._NoValue))
     if method == "accumulate" and ufunc in _ACCUMULATE:
         return _ACCUMULATE[ufunc](inputs[0], axis=kwargs.get("axis", 0))
     if method == "outer" and ufunc.nin == 2:

@@ -79,6 +79,12 @@ def test_out_to_a_plain_array_is_refused():
 
 
 def test_unsupported_ufunc_keywords():
+    with pytest.raises(TypeError, match="initial"):
+        np.add.reduce(vector(), initial=5.0)
+    with pytest.raises(TypeError, match="reduceat"):
+        np.add.reduceat(vector(), [0, 2])
+    with pytest.raises(TypeError, match="at"):
+        np.add.at(vector(), [0], 1.0)
     with pytest.raises(TypeError, match="where"):
         np.add(vector(), 1.0, where=np.array([True, False, True]))
     with pytest.raises(TypeError, match="dtype"):
