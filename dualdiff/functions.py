@@ -1053,6 +1053,7 @@ PRIMAL_ONLY.update({
     np.triu_indices_from, np.ravel_multi_index, np.unravel_index, np.linalg.matrix_rank,
     np.bincount, np.histogram_bin_edges, np.ix_, np.packbits, np.unpackbits,
     np.busday_count, np.busday_offset, np.is_busday, np.datetime_as_string,
+    np.einsum_path,  # a contraction order: no values to differentiate
 })
 
 HANDLED[np.astype] = lambda x, dtype, /, *, copy=True, **kw: x.astype(dtype, copy=copy)
@@ -1070,7 +1071,7 @@ _REASONS = {
         np.union1d, np.intersect1d, np.setdiff1d, np.setxor1d, np.trim_zeros,
         np.histogram, np.histogram2d, np.histogramdd],
     "no derivative rule yet; write it with supported operations": [
-        np.nanpercentile, np.nanquantile, np.nanmedian, np.i0, np.einsum_path,
+        np.nanpercentile, np.nanquantile, np.nanmedian, np.i0,
         np.poly, np.polydiv, np.polyfit, np.geomspace, np.linalg.qr, np.linalg.svd,
         np.linalg.cond, np.linalg.tensorinv, np.linalg.tensorsolve],
     "it calls a Python function per slice on plain arrays; loop over the slices yourself": [
