@@ -24,12 +24,23 @@ _tags = itertools.count(1)
 
 
 def new_tag() -> int:
-    """A tag newer than every tag handed out before."""
+    """A tag newer than every tag handed out before.
+
+    >>> new_tag() < new_tag()
+    True
+    """
     return next(_tags)
 
 
 class Carrier:
-    """Base of Dual and HyperDual (see module docstring)."""
+    """Base of Dual and HyperDual (see module docstring).
+
+    >>> import numpy as np
+    >>> from dualdiff import Dual
+    >>> x = Dual(np.array([1.0, 2.0]), np.eye(2))
+    >>> isinstance(x, Carrier), x.shape, (x > 1).tolist()
+    (True, (2,), [False, True])
+    """
 
     __slots__ = ()
     __array_priority__ = 1000.0
@@ -42,7 +53,10 @@ class Carrier:
     # -- NumPy protocols -----------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if any(isinstance(x, np.ndarray) and x.dtype == object for x in inputs):
-            return NotImplemented
+            # np.array([d1, d2]) of scalar carriers: stack them into one carrier
+            inputs = tuple(unobject(x) for x in inputs)
+            if any(isinstance(x, np.ndarray) and x.dtype == object for x in inputs):
+                return NotImplemented
         out = kwargs.pop("out", None)
         owner = find_owner(inputs)
         if type(owner) is not type(self):
@@ -230,6 +244,25 @@ for _name, _uf in [("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
 for _name, _uf in [("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
                    ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)]:
     setattr(Carrier, f"__{_name}__", _binop(_uf)[0])
+
+
+def _inplace(ufunc):
+    def method(self, other):
+        """In place, like NumPy: views of this array see the change."""
+        result = ufunc(self, other)
+        owner = find_owner((result,))
+        if owner is not None and (owner.tag > self.tag or type(owner) is not type(self)):
+            return result  # a newer perturbation cannot live in self: rebind instead
+        self[...] = result
+        return self
+
+    return method
+
+
+for _name, _uf in [("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
+                   ("truediv", np.divide), ("floordiv", np.floor_divide),
+                   ("mod", np.remainder), ("pow", np.power)]:
+    setattr(Carrier, f"__i{_name}__", _inplace(_uf))
 Carrier.__neg__ = lambda self: np.negative(self)
 Carrier.__pos__ = lambda self: np.positive(self)
 Carrier.__abs__ = lambda self: np.absolute(self)
@@ -238,7 +271,12 @@ Carrier.__abs__ = lambda self: np.absolute(self)
 # -- helpers shared by the dispatch and the drivers ----------------------------
 
 def find_owner(objs) -> Carrier | None:
-    """The carrier with the newest tag among ``objs`` (searched into lists/tuples)."""
+    """The carrier with the newest tag among ``objs`` (searched into lists/tuples).
+
+    >>> from dualdiff import Dual
+    >>> find_owner([1.0, [Dual(1.0, 1.0, tag=3)], Dual(2.0, 1.0, tag=2)]).tag
+    3
+    """
     best = None
     for o in objs:
         if isinstance(o, Carrier):
@@ -256,15 +294,41 @@ def find_owner(objs) -> Carrier | None:
     return best
 
 
+def unobject(x):
+    """An object array of carriers and numbers (np.array([d1, d2])) as one stacked carrier.
+
+    >>> import numpy as np
+    >>> from dualdiff import Dual
+    >>> unobject(np.array([Dual(1.0, 2.0), 3.0])).tangent.tolist()
+    [[2.0, 0.0]]
+    """
+    if not (isinstance(x, np.ndarray) and x.dtype == object):
+        return x
+    items = x.ravel().tolist()
+    if find_owner(items) is None:
+        return x
+    return np.reshape(np.stack(items), x.shape)
+
+
 def primal(x):
-    """The innermost plain value of x (through nested carriers)."""
+    """The innermost plain value of x (through nested carriers).
+
+    >>> from dualdiff import Dual
+    >>> float(primal(Dual(Dual(2.0, 1.0, tag=1), 0.0, tag=2)))
+    2.0
+    """
     while isinstance(x, Carrier):
         x = x.value
     return np.asarray(x)
 
 
 def write_out(result, out, name: str):
-    """Honour NumPy's ``out=``: only a carrier can receive a derivative."""
+    """Honour NumPy's ``out=``: only a carrier can receive a derivative.
+
+    >>> import numpy as np
+    >>> write_out(np.ones(2), None, "add").tolist()
+    [1.0, 1.0]
+    """
     if out is None:
         return result
     if isinstance(out, tuple):

@@ -22,30 +22,55 @@ MEMORY_BUDGET = 2**25
 
 
 def as_input(x) -> np.ndarray | Carrier:
-    """x as a fresh float64 array (never the caller's), or a carrier as is."""
+    """x as a fresh float64 array (never the caller's), or a carrier as is.
+
+    >>> as_input([1, 2]).dtype
+    dtype('float64')
+    """
     if isinstance(x, Carrier):
         return x
     try:
+        complex_input = np.iscomplexobj(x)
+    except (TypeError, ValueError):
+        complex_input = False
+    if complex_input:
+        raise ValueError("dualdiff differentiates real functions; got a complex input x")
+    try:
+        if np.asarray(x).dtype.kind not in "biuf":
+            raise TypeError(f"dtype {np.asarray(x).dtype}")
         arr = np.array(x, dtype=float, copy=True)
     except (TypeError, ValueError) as e:
-        raise TypeError(f"dualdiff: input must be numeric, got {type(x).__name__}: {e}") from e
-    if np.iscomplexobj(x):
-        raise ValueError("dualdiff differentiates real functions; got a complex input")
+        raise TypeError(f"dualdiff: input x must be real numbers, got {type(x).__name__}: "
+                        f"{e}") from e
     return arr
 
 
 def check_mode(mode: str) -> str:
+    """mode itself if it is one of MODES, else a ValueError.
+
+    >>> check_mode("forward")
+    'forward'
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     return mode
 
 
 def default_chunk(n: int, m: int = 0) -> int:
-    """Directions per pass: as many as fit MEMORY_BUDGET for an input- or output-sized tangent."""
+    """Directions per pass: as many as fit MEMORY_BUDGET for an input- or output-sized tangent.
+
+    >>> default_chunk(10), default_chunk(10**5)
+    (10, 41)
+    """
     return int(max(1, min(n, MEMORY_BUDGET // (8 * max(n, m, 1)))))
 
 
 def check_chunk(chunk) -> int | None:
+    """chunk as an int (or None for automatic), else a ValueError.
+
+    >>> check_chunk(3), check_chunk(None)
+    (3, None)
+    """
     if chunk is None:
         return None
     if not isinstance(chunk, (int, np.integer)) or chunk < 1:
@@ -56,7 +81,12 @@ def check_chunk(chunk) -> int | None:
 def unpack(y, cls, tag: int, k: int):
     """(value, derivative parts) of f's output as seen by a pass of ``tag``.
 
-    Accepts a carrier, a constant, or (nested) lists/tuples/object arrays of them."""
+    Accepts a carrier, a constant, or (nested) lists/tuples/object arrays of them.
+
+    >>> value, (t,) = unpack([Dual(1.0, 2.0, tag=7), 3.0], Dual, 7, 1)
+    >>> value.tolist(), t.tolist()
+    ([1.0, 3.0], [[2.0, 0.0]])
+    """
     if isinstance(y, cls) and y.tag == tag:
         return y.value, y.parts[1:]
     if isinstance(y, Carrier):
@@ -70,11 +100,15 @@ def unpack(y, cls, tag: int, k: int):
                       for i, lead in enumerate(cls._lead[1:]))
         return value, parts
     try:
-        value = np.asarray(y, dtype=float)
+        value = np.asarray(y)
     except (TypeError, ValueError):
+        value = np.asarray(None)
+    if value.dtype.kind not in "biuf":
         raise TypeError(
-            f"f must return numbers, arrays or Duals (or lists of them); got {type(y).__name__}"
-        ) from None
+            f"f must return real numbers, arrays or Duals (or lists of them); got "
+            f"{type(y).__name__}" + (f" of dtype {value.dtype}" if value.dtype.kind != "O" else "")
+        )
+    value = value.astype(float)
     return value, cls.zero_parts(k, value.shape)
 
 
@@ -85,7 +119,13 @@ def _seeds(n: int, start: int, k: int, shape: tuple) -> np.ndarray:
 
 
 def forward_columns(f: Function, x, chunk: int | None):
-    """Value of f and its Jacobian, ``chunk`` basis columns per forward pass."""
+    """Value of f and its Jacobian, ``chunk`` basis columns per forward pass.
+
+    >>> import numpy as np
+    >>> y, J = forward_columns(lambda x: x * x[0], np.array([1.0, 2.0]), chunk=1)
+    >>> J.tolist()
+    [[2.0, 0.0], [2.0, 1.0]]
+    """
     shape, n = np.shape(x), int(np.prod(np.shape(x)))
     k = chunk or default_chunk(n)
     cols, start, value = [], 0, None
@@ -110,7 +150,7 @@ def jvp(f: Function, x: ArrayLike, v: ArrayLike):
     (0.0, 2.0)
     """
     x = as_input(x)
-    v = np.broadcast_to(np.asarray(v, dtype=float), np.shape(x))
+    v = np.array(np.broadcast_to(np.asarray(v, dtype=float), np.shape(x)))  # f may write
     tag = new_tag()
     value, (t,) = unpack(f(Dual._new(x, v[None], tag)), Dual, tag, 1)
     return value, t[0]
@@ -173,6 +213,10 @@ def gradient(f: Function, x: ArrayLike, mode: str = "auto"):
 
 
 def check_scalar(value, what: str = "gradient"):
+    """A ValueError unless f's value is a scalar (for gradient and friends).
+
+    >>> check_scalar(1.0)
+    """
     if np.shape(value) != ():
         raise ValueError(
             f"{what} needs a scalar-valued f, but f returned shape {np.shape(value)}; "

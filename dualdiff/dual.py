@@ -15,7 +15,11 @@ from .carrier import Carrier
 
 
 def expand(t, ndim: int):
-    """Insert unit axes after the leading direction axis so ``t`` has rank ``1 + ndim``."""
+    """Insert unit axes after the leading direction axis so ``t`` has rank ``1 + ndim``.
+
+    >>> expand(np.zeros((3, 4)), 3).shape
+    (3, 1, 1, 4)
+    """
     missing = ndim - (t.ndim - 1)
     if missing <= 0:
         return t
@@ -23,7 +27,11 @@ def expand(t, ndim: int):
 
 
 def fit(t, shape: tuple):
-    """``t`` (k, ...) broadcast to (k, *shape) as a fresh writeable array."""
+    """``t`` (k, ...) broadcast to (k, *shape) as a fresh writeable array.
+
+    >>> fit(np.ones((2, 3)), (4, 3)).shape
+    (2, 4, 3)
+    """
     full = t.shape[:1] + tuple(shape)
     if t.shape == full:
         return t.copy()
@@ -31,8 +39,39 @@ def fit(t, shape: tuple):
 
 
 def zeros(k: int, shape: tuple):
-    """A read-only zero tangent of k directions (a broadcast view: no memory)."""
+    """A read-only zero tangent of k directions (a broadcast view: no memory).
+
+    >>> zeros(2, (3,)).shape
+    (2, 3)
+    """
     return np.broadcast_to(np.zeros(()), (k,) + tuple(shape))
+
+
+def nan_safe_product(t, d):
+    """``t * d`` where a zero tangent stays zero even if the partial d is inf or nan
+    (d sqrt(x_0) / d x_1 is 0 at x_0 = 0, not 0 * inf = nan).
+
+    >>> with np.errstate(invalid="ignore"):  # callers run it under errstate
+    ...     out = nan_safe_product(np.array([[1.0, 0.0]]), np.array([np.inf, np.inf]))
+    >>> out.tolist()
+    [[inf, 0.0]]
+    """
+    out = t * d
+    if isinstance(d, float):  # Python float or NumPy scalar: the 0-d fast path
+        if d - d == 0.0:  # finite
+            return out
+    elif np.isfinite(d).all():
+        return out
+    return np.where(t == 0, 0.0, out)
+
+
+def _promote(part, item):
+    """``part`` as a carrier able to hold ``item`` (unchanged if it already can)."""
+    if not isinstance(item, Carrier):
+        return part
+    if isinstance(part, Carrier) and part.tag >= item.tag:
+        return part
+    return np.zeros(np.shape(part), like=item) + part
 
 
 class Dual(Carrier):
@@ -104,7 +143,7 @@ class Dual(Carrier):
         d1 = rules.UNARY[ufunc][0]
         with np.errstate(all="ignore"):
             d = d1(v, y) if callable(d1) else d1
-            out = t * d
+            out = nan_safe_product(t, d)
         if ufunc in rules.KINKS:
             # at 0 the sign comes from the tangent: |0 + t eps| = |t| eps
             out = np.where(v == 0, np.abs(t), out)
@@ -128,8 +167,8 @@ class Dual(Carrier):
                         f"argument; pass a constant there."
                     )
                 t = expand(t, len(shape))
-                term = t if type(deriv) is float and deriv == 1.0 else t * (
-                    deriv(av, bv, z) if callable(deriv) else deriv)
+                term = t if type(deriv) is float and deriv == 1.0 else nan_safe_product(
+                    t, deriv(av, bv, z) if callable(deriv) else deriv)
                 out = term if out is None else out + term
         k = (at if at is not None else bt).shape[0]
         if at is not None and bt is not None and at.shape[0] != bt.shape[0]:
@@ -162,6 +201,13 @@ class Dual(Carrier):
 
     def _setitem(self, index, item):
         value, tangent = self._split(item, self.tag)
+        # nested passes: an item whose parts carry an older perturbation turns this
+        # array's parts into carriers of that perturbation first (a fresh copy)
+        self.value = _promote(self.value, value)
+        if not isinstance(self.value, (np.ndarray, Carrier)):  # a NumPy scalar from a 0-d op
+            self.value = np.array(self.value)
+        if tangent is not None:
+            self.tangent = _promote(self.tangent, tangent)
         slot = self.value[index]
         self.value[index] = value
         head = (slice(None),) + (index if isinstance(index, tuple) else (index,))

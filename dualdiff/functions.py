@@ -13,7 +13,16 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from . import rules
 from .carrier import Carrier, find_owner, primal
-from .dispatch import HANDLED, PRIMAL_ONLY, UNSUPPORTED, gather, implements, linear, primitive
+from .dispatch import (
+    HANDLED,
+    PRIMAL_ONLY,
+    UNSUPPORTED,
+    gather,
+    implements,
+    linear,
+    primitive,
+    strip,
+)
 from .dual import expand
 
 
@@ -34,7 +43,13 @@ def _reject(name, **given):
 # -- creation (NEP 35 like=, *_like) ------------------------------------------
 
 def constant_like(value, like):
-    """A carrier of like's type and tag holding a constant (zero derivative parts)."""
+    """A carrier of like's type and tag holding a constant (zero derivative parts).
+
+    >>> from dualdiff import Dual
+    >>> c = constant_like([1.0, 2.0], Dual(0.0, [1.0, 1.0, 1.0]))
+    >>> c.tangent.shape
+    (3, 2)
+    """
     value = np.array(value, dtype=float)
     parts = [value] + [np.zeros(np.shape(p)[:lead] + value.shape)
                        for p, lead in zip(like.parts[1:], like._lead[1:])]
@@ -42,7 +57,12 @@ def constant_like(value, like):
 
 
 def create(func, args, kwargs, like):
-    """np.zeros(n, like=x) and friends: a constant carrier shaped as asked."""
+    """np.zeros(n, like=x) and friends: a constant carrier shaped as asked.
+
+    >>> from dualdiff import Dual
+    >>> np.zeros(3, like=Dual(1.0, 1.0)).tangent.tolist()
+    [[0.0, 0.0, 0.0]]
+    """
     if func in (np.array, np.asarray, np.asanyarray, np.ascontiguousarray):
         obj = args[0] if args else kwargs.pop("object", kwargs.pop("a", None))
         if isinstance(obj, Carrier):
@@ -53,13 +73,21 @@ def create(func, args, kwargs, like):
     return constant_like(func(*args, **kwargs), like)
 
 
-@implements(np.zeros_like, np.ones_like, np.empty_like, np.full_like)
-def _like(a, *args, **kwargs):
-    func = {1: np.ones_like, 2: np.full_like}.get(1 + len(args) if args else 0, np.zeros_like)
-    if "fill_value" in kwargs:
-        func = np.full_like
-    value = func(primal(a), *[primal(x) for x in args], **kwargs)
-    return constant_like(value, a) if isinstance(a, Carrier) else value
+def _like(func):
+    """zeros_like & co.: a constant of a's carrier type and tag (plain when a is plain)."""
+    def impl(a, *args, **kwargs):
+        if find_owner(list(args) + list(kwargs.values())) is not None:  # full_like(a, dual)
+            args, fill = list(args), kwargs.pop("fill_value", None)
+            fill = args.pop(0) if fill is None else fill
+            return np.zeros_like(a, *args, **kwargs) + fill
+        value = func(primal(a), *[primal(x) for x in args], **strip(kwargs))
+        return constant_like(value, a) if isinstance(a, Carrier) else value
+
+    return impl
+
+
+for _f in (np.zeros_like, np.ones_like, np.empty_like, np.full_like):
+    HANDLED[_f] = _like(_f)
 
 
 @implements(np.copy)
@@ -281,6 +309,8 @@ for _f in (np.flip, np.fliplr, np.flipud, np.roll, np.rot90, np.tile, np.repeat,
            np.diag, np.diagflat, np.diagonal, np.triu, np.tril, np.resize, np.delete,
            np.take, np.take_along_axis):
     HANDLED[_f] = (lambda f: lambda a, *args, **kw: gather(lambda v: f(v, *args, **kw), a))(_f)
+for _f in (np.fft.fftshift, np.fft.ifftshift):
+    HANDLED[_f] = (lambda f: lambda x, axes=None: gather(lambda v: f(v, axes), x))(_f)
 for _f in (np.compress, np.extract):
     HANDLED[_f] = (lambda f: lambda c, a, *args, **kw:
                    gather(lambda v: f(primal(c), v, *args, **kw), a))(_f)
@@ -299,7 +329,11 @@ def _pad(array, pad_width, mode="constant", **kwargs):
     moved = gather(lambda v: np.pad(v, pad_width), array)
     if find_owner([c]) is None and np.all(np.asarray(c) == 0):
         return moved
-    frame = np.pad(np.zeros(np.shape(array)), pad_width, constant_values=primal(c))
+    if find_owner([c]) is not None:  # a carrier fill value: moved + mask * c
+        if np.ndim(c) != 0:
+            raise TypeError("np.pad: a differentiated constant_values must be one scalar")
+        return moved + np.pad(np.zeros(np.shape(array)), pad_width, constant_values=1.0) * c
+    frame = np.pad(np.zeros(np.shape(array)), pad_width, constant_values=c)
     return moved + frame
 
 
@@ -364,6 +398,12 @@ def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
     if hi is not None and hi is not np._NoValue:
         a = np.minimum(a, hi)
     return a
+
+
+@implements(np.copysign)
+def _copysign(x1, x2, /, **kwargs):
+    # |x1| with the sign bit of x2: abs's kink convention at x1 == 0, no derivative in x2
+    return np.abs(x1) * np.where(np.signbit(primal(x2)), -1.0, 1.0)
 
 
 @implements(np.real, np.real_if_close)
@@ -481,9 +521,24 @@ def _var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=np._NoValue,
     return np.sum(d * d, axis=axes, keepdims=keepdims) / (count - ddof)
 
 
+def root_at_zero(s, p=2):
+    """s ** (1/p), p > 1, for norms and standard deviations: where s == 0 (the norm at 0,
+    the std of constant data) the derivative is taken as 0, a subgradient, not 0 * inf = nan.
+
+    >>> from dualdiff import Dual
+    >>> root_at_zero(Dual(np.array([0.0, 4.0]), np.ones((1, 2)))).tangent.tolist()
+    [[0.0, 0.25]]
+    """
+    zero = primal(s) == 0
+    if not np.any(zero):
+        return np.sqrt(s) if p == 2 else s ** (1.0 / p)
+    safe = np.where(zero, 1.0, s)
+    return np.where(zero, 0.0, np.sqrt(safe) if p == 2 else safe ** (1.0 / p))
+
+
 @implements(np.std)
 def _std(a, axis=None, dtype=None, ddof=0, keepdims=False, **kwargs):
-    return np.sqrt(_var(a, axis=axis, ddof=ddof, keepdims=keepdims, **kwargs))
+    return root_at_zero(_var(a, axis=axis, ddof=ddof, keepdims=keepdims, **kwargs))
 
 
 def _to_last(a, axis):
@@ -605,7 +660,7 @@ def _nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs
 
 @implements(np.nanstd)
 def _nanstd(a, *args, **kwargs):
-    return np.sqrt(_nanvar(a, *args, **kwargs))
+    return root_at_zero(_nanvar(a, *args, **kwargs))
 
 
 @implements(np.trace)
@@ -756,13 +811,13 @@ def _vecmat(x1, x2, /, **kwargs):
 
 def _toeplitz(v, rows, cols, shift):
     """Matrix M with M[i, j] = v[i - j + shift] (zero outside v)."""
-    def op(vv):
-        m = np.zeros((rows, cols), dtype=vv.dtype)
-        i, j = np.indices((rows, cols))
-        k = i - j + shift
-        ok = (k >= 0) & (k < vv.shape[0])
-        m[ok] = vv[k[ok]]
-        return m
+    i, j = np.indices((rows, cols))
+    k = i - j + shift
+    n = np.shape(v)[0]
+    index = np.where((k >= 0) & (k < n), k + 1, 0)  # 0 picks the padded zero
+
+    def op(vv):  # NumPy calls only, so it also runs on nested carriers
+        return np.concatenate([np.zeros(1, getattr(vv, "dtype", float)), vv])[index]
 
     return gather(op, v)
 
@@ -855,6 +910,136 @@ def _vander(x, N=None, increasing=False):
     return np.power(np.reshape(x, (-1, 1)), powers.astype(float))
 
 
+@implements(np.linspace)
+def _linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
+              device=None):
+    # start + (stop - start) t with t = linspace(0, 1): affine in the end points
+    div = (num - 1) if endpoint else num
+    t = np.arange(num) / div if div > 0 else np.zeros(num)
+    if endpoint and num > 1:
+        t[-1] = 1.0
+    nd = max(np.ndim(start), np.ndim(stop))
+    t = np.reshape(t, (num,) + (1,) * nd)
+    out = np.moveaxis(start + (stop - start) * t, 0, axis) if nd else start + (stop - start) * t
+    if retstep:
+        return out, (stop - start) / div if div > 0 else np.nan * (stop - start)
+    return out
+
+
+@implements(np.logspace)
+def _logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    return np.power(base, _linspace(start, stop, num, endpoint, axis=axis))
+
+
+def _poly_pad(a, n):
+    return np.concatenate([np.zeros(n - np.shape(a)[0]), a]) if np.shape(a)[0] < n else a
+
+
+@implements(np.polyadd)
+def _polyadd(a1, a2):
+    n = max(np.shape(a1)[0], np.shape(a2)[0])
+    return _poly_pad(np.atleast_1d(a1), n) + _poly_pad(np.atleast_1d(a2), n)
+
+
+@implements(np.polysub)
+def _polysub(a1, a2):
+    return _polyadd(a1, -np.asarray(a2) if find_owner([a2]) is None else -a2)
+
+
+@implements(np.polymul)
+def _polymul(a1, a2):
+    return np.convolve(np.atleast_1d(a1), np.atleast_1d(a2))
+
+
+@implements(np.polyder)
+def _polyder(p, m=1):
+    for _ in range(m):
+        n = np.shape(p)[0] - 1
+        p = p[:-1] * np.arange(n, 0, -1.0) if n > 0 else np.zeros_like(p[:1]) * 0.0
+    return p
+
+
+@implements(np.polyint)
+def _polyint(p, m=1, k=None):
+    ks = np.zeros(m) if k is None else np.broadcast_to(k, (m,))
+    for i in range(m):
+        n = np.shape(p)[0]
+        p = np.concatenate([p / np.arange(n, 0, -1.0), np.reshape(ks[i], (1,))])
+    return p
+
+
+@implements(np.gradient)
+def _gradient(f, *varargs, axis=None, edge_order=1):
+    # second-order central differences inside, one-sided of order edge_order at the ends:
+    # a fixed linear combination of shifted slices (uniform scalar spacings only)
+    nd = np.ndim(f)
+    axes = _axes(axis, nd)
+    spacing = list(varargs) if varargs else [1.0]
+    if len(spacing) == 1:
+        spacing = spacing * len(axes)
+    if any(np.ndim(h) != 0 or find_owner([h]) is not None for h in spacing):
+        raise TypeError("np.gradient: dualdiff supports constant scalar spacings only; "
+                        "write coordinate-array differences with np.diff")
+    outs = []
+    for ax, h in zip(axes, spacing):
+        n = np.shape(f)[ax]
+        if n < edge_order + 1:
+            raise ValueError("Shape of array too small to calculate a numerical gradient, "
+                             "at least (edge_order + 1) elements are required.")
+
+        def sl(a, b, ax=ax):
+            return f[(slice(None),) * ax + (slice(a, b),)]
+
+        mid = (sl(2, None) - sl(None, -2)) / (2.0 * h)
+        if edge_order == 1:
+            first = (sl(1, 2) - sl(0, 1)) / h
+            last = (sl(-1, None) - sl(-2, -1)) / h
+        else:
+            first = (-1.5 * sl(0, 1) + 2.0 * sl(1, 2) - 0.5 * sl(2, 3)) / h
+            last = (0.5 * sl(-3, -2) - 2.0 * sl(-2, -1) + 1.5 * sl(-1, None)) / h
+        outs.append(np.concatenate([first, mid, last], axis=ax))
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _quantile_impl(a, q, axis, keepdims, method, name):
+    if method != "linear":
+        raise TypeError(f"np.{name}(..., method={method!r}): dualdiff supports 'linear' only")
+    if find_owner([q]) is not None:
+        raise TypeError(f"np.{name}: q must be a constant")
+    q = np.asarray(q, dtype=float)
+    flat, axes = _to_last(a, axis)
+    s = np.sort(flat, axis=-1)
+    n = np.shape(s)[-1]
+    pos = q * (n - 1)
+    lo = np.clip(np.floor(pos).astype(int), 0, n - 1)
+    hi = np.clip(lo + 1, 0, n - 1)
+    w = pos - lo
+    out = s[..., lo] * (1.0 - w) + s[..., hi] * w  # shape rest + q.shape
+    out = np.moveaxis(out, tuple(range(np.ndim(out) - q.ndim, np.ndim(out))),
+                      tuple(range(q.ndim))) if q.ndim else out
+    if keepdims:
+        shape = [1 if i in axes else d for i, d in enumerate(np.shape(a))]
+        out = np.reshape(out, q.shape + tuple(shape))
+    return out
+
+
+@implements(np.quantile)
+def _quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+              keepdims=False, *, weights=None, interpolation=None):
+    _reject("quantile", weights=weights, interpolation=interpolation)
+    return _quantile_impl(a, q, axis, keepdims, method, "quantile")
+
+
+@implements(np.percentile)
+def _percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                keepdims=False, *, weights=None, interpolation=None):
+    _reject("percentile", weights=weights, interpolation=interpolation)
+    if find_owner([q]) is not None:
+        raise TypeError("np.percentile: q must be a constant")
+    return _quantile_impl(a, np.asarray(q, dtype=float) / 100.0, axis, keepdims, method,
+                          "percentile")
+
+
 # -- the rest: answered on the primal, or refused with a reason ---------------------
 
 PRIMAL_ONLY.update({
@@ -868,6 +1053,7 @@ PRIMAL_ONLY.update({
     np.triu_indices_from, np.ravel_multi_index, np.unravel_index, np.linalg.matrix_rank,
     np.bincount, np.histogram_bin_edges, np.ix_, np.packbits, np.unpackbits,
     np.busday_count, np.busday_offset, np.is_busday, np.datetime_as_string,
+    np.einsum_path,  # a contraction order: no values to differentiate
 })
 
 HANDLED[np.astype] = lambda x, dtype, /, *, copy=True, **kw: x.astype(dtype, copy=copy)
@@ -885,11 +1071,11 @@ _REASONS = {
         np.union1d, np.intersect1d, np.setdiff1d, np.setxor1d, np.trim_zeros,
         np.histogram, np.histogram2d, np.histogramdd],
     "no derivative rule yet; write it with supported operations": [
-        np.gradient, np.percentile, np.quantile, np.nanpercentile, np.nanquantile,
-        np.nanmedian, np.i0, np.apply_along_axis, np.apply_over_axes, np.einsum_path,
-        np.poly, np.polyadd, np.polyder, np.polydiv, np.polyfit, np.polyint, np.polymul,
-        np.polysub, np.linspace, np.logspace, np.geomspace, np.linalg.qr, np.linalg.svd,
+        np.nanpercentile, np.nanquantile, np.nanmedian, np.i0,
+        np.poly, np.polydiv, np.polyfit, np.geomspace, np.linalg.qr, np.linalg.svd,
         np.linalg.cond, np.linalg.tensorinv, np.linalg.tensorsolve],
+    "it calls a Python function per slice on plain arrays; loop over the slices yourself": [
+        np.apply_along_axis, np.apply_over_axes],
     "it does file or text I/O": [np.save, np.savez, np.savez_compressed, np.savetxt],
     "integer or bit-level operation": [
         np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.bitwise_not, np.bitwise_count,

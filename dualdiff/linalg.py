@@ -8,6 +8,7 @@ import numpy as np
 from . import rules
 from .carrier import find_owner, primal
 from .dispatch import implements, primitive
+from .functions import root_at_zero as _root
 
 la = np.linalg
 
@@ -31,6 +32,18 @@ def _slogdet(a):
 
 @implements(la.det)
 def _det(a):
+    n = np.shape(a)[-1]
+    if n <= 3:  # the polynomial itself: exact also at singular matrices (d det = adj(A) : dA)
+        if n == 0:
+            return np.ones(np.shape(a)[:-2]) + 0.0 * np.sum(a, axis=(-2, -1))
+        m = [[a[..., i, j] for j in range(n)] for i in range(n)]
+        if n == 1:
+            return m[0][0]
+        if n == 2:
+            return m[0][0] * m[1][1] - m[0][1] * m[1][0]
+        return (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+                - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
     # det = sign * exp(log|det|): d det = det * tr(A^-1 dA)
     sign, logabsdet = la.slogdet(a)
     return sign * np.exp(logabsdet)
@@ -59,7 +72,10 @@ def _svdvals(x, /):
     at = np.swapaxes(x, -1, -2)
     m, n = np.shape(x)[-2:]
     gram = np.matmul(at, x) if m >= n else np.matmul(x, at)
-    return np.sqrt(np.maximum(la.eigvalsh(gram), 0.0))[..., ::-1]
+    s = _root(np.maximum(la.eigvalsh(gram), 0.0), 2)[..., ::-1]
+    # the value from NumPy's SVD (the Gram matrix squares the condition number); the
+    # correction is a constant, so the derivative is that of the Gram path
+    return s + (np.linalg.svd(primal(x), compute_uv=False) - primal(s))
 
 
 @implements(la.lstsq)
@@ -118,7 +134,7 @@ def _diagonal(x, /, *, offset=0):
 def _vector_norm(x, ord, axis, keepdims):
     a = np.abs(x)
     if ord is None or ord == 2:
-        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+        return _root(np.sum(x * x, axis=axis, keepdims=keepdims), 2)
     if ord == np.inf:
         return np.max(a, axis=axis, keepdims=keepdims)
     if ord == -np.inf:
@@ -127,13 +143,14 @@ def _vector_norm(x, ord, axis, keepdims):
         return np.sum(primal(x) != 0, axis=axis, keepdims=keepdims).astype(float)
     if ord == 1:
         return np.sum(a, axis=axis, keepdims=keepdims)
-    return np.sum(a**ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+    s = np.sum(a**ord, axis=axis, keepdims=keepdims)
+    return _root(s, ord) if ord > 1 else s ** (1.0 / ord)
 
 
 def _matrix_norm(x, ord, axis, keepdims):
     r, c = axis
     if ord in (None, "fro"):
-        out = np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
+        out = _root(np.sum(x * x, axis=axis, keepdims=True), 2)
     elif ord in (1, -1, np.inf, -np.inf):
         along, other = (r, c) if abs(ord) == 1 else (c, r)
         sums = np.sum(np.abs(x), axis=along, keepdims=True)

@@ -56,7 +56,9 @@ UNARY = {
     np.arccosh: (lambda x, y: 1.0 / np.sqrt(x * x - 1.0), lambda x, y, d: -x * d**3),
     np.arctanh: (lambda x, y: 1.0 / (1.0 - x * x), lambda x, y, d: 2.0 * x * d * d),
     np.deg2rad: (math.pi / 180.0, 0.0),
+    np.radians: (math.pi / 180.0, 0.0),
     np.rad2deg: (180.0 / math.pi, 0.0),
+    np.degrees: (180.0 / math.pi, 0.0),
     # |x|: at x == 0 the carrier takes the sign from the first non-zero part
     # (value, then derivatives), so |-x**2| has second derivative 2.
     np.absolute: (lambda x, y: np.sign(x), 0.0),
@@ -78,7 +80,11 @@ KINKS = {np.absolute, np.fabs}
 
 
 def _pow_dx(x, y, z):
-    return y * x ** (y - 1.0)
+    # y x**(y-1), taken as 0 where y == 0 (x**0 is constant; 0 * 0**-1 would be nan)
+    if isinstance(y, (int, float)):  # a constant exponent: the common x**2
+        return y * x ** (y - 1.0) if y != 0 else 0.0
+    d = y * x ** (y - 1.0)
+    return np.where(y == 0, 0.0, d) if np.any(y == 0) else d
 
 
 def _pow_dy(x, y, z):
@@ -115,6 +121,14 @@ def _first(pick):
     return ((fx, fy), (0.0, 0.0, 0.0))
 
 
+def _at0(num, z, p):
+    """num / z**p, taken as 0 where z == 0."""
+    zero = z == 0
+    if not np.any(zero):
+        return num / z**p
+    return np.where(zero, 0.0, num / np.where(zero, 1.0, z) ** p)
+
+
 def _r2(x, y):
     return x * x + y * y
 
@@ -137,16 +151,18 @@ BINARY = {
             lambda x, y, z: 2.0 * x * y / _r2(x, y) ** 2,
         ),
     ),
+    # hypot at (0, 0) is a norm at 0: every partial is taken as 0 (as np.linalg.norm)
     np.hypot: (
-        (lambda x, y, z: x / z, lambda x, y, z: y / z),
-        (lambda x, y, z: y * y / z**3, lambda x, y, z: -x * y / z**3, lambda x, y, z: x * x / z**3),
+        (lambda x, y, z: _at0(x, z, 1), lambda x, y, z: _at0(y, z, 1)),
+        (lambda x, y, z: _at0(y * y, z, 3), lambda x, y, z: _at0(-x * y, z, 3),
+         lambda x, y, z: _at0(x * x, z, 3)),
     ),
     # Ties go to the first argument.
     np.maximum: _first(lambda x, y: x >= y),
     np.minimum: _first(lambda x, y: x <= y),
     np.fmax: _first(lambda x, y: (x >= y) | np.isnan(y)),
     np.fmin: _first(lambda x, y: (x <= y) | np.isnan(y)),
-    np.copysign: ((lambda x, y, z: np.sign(x) * np.copysign(1.0, y), 0.0), (0.0, 0.0, 0.0)),
+    # (np.copysign is |x| * sign-of-y in dualdiff.functions, so it shares abs's kink rule)
     np.remainder: ((1.0, lambda x, y, z: -np.floor(x / y)), (0.0, 0.0, 0.0)),
     np.fmod: ((1.0, lambda x, y, z: -np.trunc(x / y)), (0.0, 0.0, 0.0)),
     np.logaddexp: (
@@ -195,7 +211,11 @@ PRIMAL_ONLY_UFUNCS = {
 
 
 def unary_derivatives(ufunc, x, y):
-    """(f'(x), f''(x)) of a unary row; numbers stay numbers."""
+    """(f'(x), f''(x)) of a unary row; numbers stay numbers.
+
+    >>> unary_derivatives(np.sin, 0.0, 0.0)
+    (np.float64(1.0), -0.0)
+    """
     d1, d2 = UNARY[ufunc]
     d = d1(x, y) if callable(d1) else d1
     dd = d2(x, y, d) if callable(d2) else d2
@@ -210,7 +230,11 @@ def unary_derivatives(ufunc, x, y):
 
 
 class Primitive:
-    """A non-element-wise operation with its forward rule."""
+    """A non-element-wise operation with its forward rule.
+
+    >>> Primitive("twice", lambda a: 2 * a, lambda out, primals, tangents: 2 * tangents[0])
+    Primitive(twice)
+    """
 
     def __init__(self, name, fn, jvp):
         self.name, self.fn, self.jvp = name, fn, jvp
@@ -256,7 +280,11 @@ MATMUL = Primitive("matmul", np.matmul, _matmul_jvp)
 
 
 def einsum_parts(subscripts: str, nops: int):
-    """(input subscripts, output subscripts) of an einsum spec, made explicit."""
+    """(input subscripts, output subscripts) of an einsum spec, made explicit.
+
+    >>> einsum_parts("ij,jk", 2)
+    (['ij', 'jk'], 'ik')
+    """
     spec = subscripts.replace(" ", "")
     if "->" in spec:
         ins, out = spec.split("->")
@@ -273,7 +301,11 @@ def einsum_parts(subscripts: str, nops: int):
 
 def einsum_primitive(subscripts: str, nops: int) -> Primitive:
     """Einsum is multilinear: the tangent sums one einsum per varying operand,
-    that operand replaced by its tangent under a fresh batch letter."""
+    that operand replaced by its tangent under a fresh batch letter.
+
+    >>> einsum_primitive("ij,j", 2)
+    Primitive(einsum(ij,j->i))
+    """
     ins, out = einsum_parts(subscripts, nops)
     used = set(subscripts)
     k = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in used)
@@ -300,15 +332,17 @@ def _swap(m):
 
 
 def _solve_jvp(x, primals, tangents):
+    # dx = A^-1 (db - dA x); tangents lead-expanded before any product so that their
+    # direction axis never meets a batch axis of the primals (nested carriers)
     a, b = primals
     ta, tb = tangents
     vec = np.ndim(b) == 1
-    nd = np.ndim(x)
-    rhs = _total([None if tb is None else _lead_expand(tb, nd),
-                  None if ta is None else -_lead_expand(np.matmul(ta, x), nd)])
-    if vec:
-        return np.linalg.solve(a, rhs[..., None])[..., 0]
-    return np.linalg.solve(a, rhs)
+    xc = x[..., None] if vec else x
+    nd = np.ndim(xc)
+    rhs = _total([None if tb is None else _lead_expand(tb[..., None] if vec else tb, nd),
+                  None if ta is None else -np.matmul(_lead_expand(ta, nd), xc)])
+    out = np.linalg.solve(a, rhs)
+    return out[..., 0] if vec else out
 
 
 SOLVE = Primitive("solve", np.linalg.solve, _solve_jvp)
@@ -324,7 +358,11 @@ SLOGDET = Primitive("slogdet", lambda a: tuple(np.linalg.slogdet(a)), _slogdet_j
 
 
 def lower_symmetric(t, lower=True):
-    """The symmetric matrix LAPACK reads from one triangle of t."""
+    """The symmetric matrix LAPACK reads from one triangle of t.
+
+    >>> lower_symmetric(np.array([[1.0, 9.0], [2.0, 3.0]])).tolist()
+    [[1.0, 2.0], [2.0, 3.0]]
+    """
     if lower:
         return np.tril(t) + _swap(np.tril(t, -1))
     return np.triu(t) + _swap(np.triu(t, 1))
@@ -343,6 +381,11 @@ CHOLESKY = Primitive("cholesky", np.linalg.cholesky, _cholesky_jvp)
 
 
 def eigh_primitive(uplo: str) -> Primitive:
+    """The eigh rule reading triangle ``uplo`` ("L" or "U").
+
+    >>> eigh_primitive("L")
+    Primitive(eigh)
+    """
     def fn(a):
         return tuple(np.linalg.eigh(a, UPLO=uplo))
 

@@ -1,0 +1,267 @@
+"""Idioms of ordinary NumPy code, each differentiated exactly (hand-derived references)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis.extra.numpy import array_shapes
+from refs import cs_jacobian
+
+import dualdiff as dd
+
+
+def test_zeros_like_and_slice_assignment():
+    def f(x):
+        out = np.zeros_like(x)
+        out[0] = x[0] ** 2
+        out[1:] = x[:-1] * x[1:]
+        out[::2] += 1.0
+        return out
+
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(dd.jacobian(f, x), [[2, 0, 0], [2, 1, 0], [0, 3, 2]])
+
+
+def test_assignment_of_constants_and_fancy_and_mask():
+    def f(x):
+        out = np.ones_like(x) * x
+        out[[0, 2]] = 7.0                 # constants wipe the derivative
+        out[x > 2.5] = x[x > 2.5] ** 2    # boolean mask
+        out[..., -1] = np.sin(x[0])
+        return out
+
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    jac = dd.jacobian(f, x)
+    ref = np.zeros((4, 4))
+    ref[1, 1] = 1.0
+    ref[2, 2] = 6.0
+    ref[3, 0] = np.cos(1.0)
+    np.testing.assert_allclose(jac, ref, rtol=1e-15)
+
+
+def test_zeros_with_like_and_empty_like():
+    def f(x):
+        out = np.zeros(3, like=x)
+        out[0], out[2] = x[1], np.exp(x[0])
+        e = np.empty_like(x)
+        e[:] = 2 * x
+        f = np.full_like(x, 5.0)
+        f[1] = x[0]
+        return out + np.concatenate([e, [0.0]]) + np.concatenate([f, [0.0]])
+
+    x = np.array([0.5, 2.0])
+    np.testing.assert_allclose(dd.jacobian(f, x), [[2, 1], [1, 2], [np.exp(0.5), 0]],
+                               rtol=1e-15)
+    assert dd.jacobian(lambda x: np.ones((2, 2), like=x) * x[0], x).shape == (2, 2, 2)
+    assert dd.jacobian(lambda x: np.asarray([1.0, 2.0], like=x) * x, x).tolist() == \
+        [[1, 0], [0, 2]]
+
+
+@pytest.mark.parametrize("wrap", [list, tuple, np.array, lambda v: [[v[0], v[1]], [v[2], 1.0]]],
+                         ids=["list", "tuple", "np.array", "nested"])
+def test_list_tuple_array_outputs(wrap):
+    def f(x):
+        return wrap([x[0] * x[1], np.sin(x[1]), 3.0])
+
+    x = np.array([2.0, 0.5])
+    jac = dd.jacobian(f, x)
+    ref = np.array([[0.5, 2.0], [0.0, np.cos(0.5)], [0.0, 0.0]])
+    if jac.ndim == 3:  # the nested 2 x 2 case
+        ref = np.concatenate([ref, [[0.0, 0.0]]]).reshape(2, 2, 2)
+    np.testing.assert_allclose(jac, ref, rtol=1e-15)
+
+
+def test_scipy_root_style_output():
+    # scipy.optimize.root's examples return lists of scalar expressions
+    def fun(x):
+        return [x[0] + 0.5 * (x[0] - x[1]) ** 3 - 1.0, 0.5 * (x[1] - x[0]) ** 3 + x[1]]
+
+    x = np.array([0.3, 0.8])
+    d = x[0] - x[1]
+    ref = [[1 + 1.5 * d**2, -1.5 * d**2], [-1.5 * d**2, 1 + 1.5 * d**2]]
+    np.testing.assert_allclose(dd.jacobian(fun, x), ref, rtol=1e-14)
+
+
+def test_python_loops_over_scalars():
+    def rosen(x):
+        s = 0.0
+        for i in range(len(x) - 1):
+            s = s + 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+        return s
+
+    x = np.array([1.2, 0.7, -0.4, 2.0])
+    ref = np.zeros(4)
+    ref[:-1] = -400 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
+    ref[1:] += 200 * (x[1:] - x[:-1] ** 2)
+    np.testing.assert_allclose(dd.gradient(rosen, x), ref, rtol=1e-13)
+    # iterating over the Dual, sum() of Python objects, comprehension
+    np.testing.assert_allclose(dd.gradient(lambda x: sum(v * v for v in x), x), 2 * x)
+
+
+def test_branches_on_values():
+    def f(x):
+        if x[0] > 0:
+            return x**2
+        return -x
+
+    np.testing.assert_array_equal(dd.jacobian(f, [1.0, 2.0]), [[2, 0], [0, 4]])
+    np.testing.assert_array_equal(dd.jacobian(f, [-1.0, 2.0]), -np.eye(2))
+
+    def g(x):
+        y = x.copy()
+        while np.max(np.abs(y)) > 1:
+            y = y / 2
+        return y
+
+    np.testing.assert_array_equal(dd.jacobian(g, [3.0, 1.0]), np.eye(2) / 4)
+    assert bool(dd.Dual(1.0, 1.0)) and not bool(dd.Dual(0.0, 1.0))
+
+
+def test_nested_derivatives_with_tags():
+    d = dd.derivative
+    assert d(lambda x: x * d(lambda y: x + y, 1.0), 1.0) == 1.0
+    # perturbation confusion (Siskind & Pearlmutter): d/dx [x * d/dy (x * y)] = d/dx x^2 = 2x
+    assert d(lambda x: x * d(lambda y: x * y, 2.0), 3.0) == 6.0
+    # a second derivative by nesting, and a Hessian as the Jacobian of a gradient
+    assert d(lambda x: d(lambda y: y**3, x), 2.0) == 12.0
+    x = np.array([1.0, 2.0])
+    hess = dd.jacobian(lambda x: dd.gradient(lambda y: np.sum(y**3) * y[0], x), x)
+    # f = (y0^3 + y1^3) y0: f_00 = 12 y0^2, f_01 = 3 y1^2, f_11 = 6 y0 y1
+    np.testing.assert_allclose(hess, [[12.0, 12.0], [12.0, 12.0]], rtol=1e-15)
+
+
+def test_self_calling_function_keeps_perturbations_apart():
+    # ForwardDiff #313: tags by function type fail when f differentiates itself
+    def f(x, depth=1):
+        if depth == 0:
+            return x * x
+        return x * dd.derivative(lambda y: f(x * y, depth - 1), 1.0)
+
+    # inner: d/dy (x y)^2 at y = 1 = 2 x^2; f = 2 x^3; f' = 6 x^2
+    assert dd.derivative(f, 2.0) == 24.0
+
+
+def test_nested_with_item_assignment():
+    def inner(x):
+        def g(y):
+            o = np.zeros_like(y)
+            o[0] = x * y[0]
+            o[1] = y[1] * y[0]
+            return o
+
+        return dd.jacobian(g, np.array([1.0, 2.0]))
+
+    np.testing.assert_array_equal(inner(2.0), [[2, 0], [2, 1]])
+    assert dd.derivative(lambda x: inner(x)[0, 0], 2.0) == 1.0
+    jac = dd.jacobian(lambda x: inner(x[0] * x[1]), np.array([2.0, 3.0]))
+    assert jac[0, 0].tolist() == [3.0, 2.0] and not jac[1].any() and not jac[0, 1].any()
+
+
+def test_inputs_int_list_scalar_empty():
+    np.testing.assert_array_equal(dd.jacobian(lambda x: x**2, np.array([1, 2])),
+                                  [[2, 0], [0, 4]])
+    np.testing.assert_array_equal(dd.jacobian(lambda x: x**2, [1, 2]), [[2, 0], [0, 4]])
+    assert dd.derivative(lambda x: x**2, 3) == 6.0
+    assert dd.jacobian(lambda x: x**2, 3).shape == ()
+    assert dd.jacobian(lambda x: 2 * x, np.zeros(0)).shape == (0, 0)
+    assert dd.jacobian(lambda x: np.sum(x), np.zeros((0, 3))).shape == (0, 3)
+    assert dd.jacobian(lambda x: x[:0], np.ones(3)).shape == (0, 3)
+    assert dd.gradient(lambda x: np.sum(x), np.zeros(0)).shape == (0,)
+
+
+@settings(max_examples=10)
+@given(shape=array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3))
+def test_any_shape_input(shape):
+    x = np.random.default_rng(0).uniform(-1, 1, shape)
+
+    def f(x):
+        return np.sin(x) * np.sum(x**2)
+
+    jac = dd.jacobian(f, x, chunk=2)
+    assert jac.shape == shape + shape
+    np.testing.assert_allclose(jac, cs_jacobian(f, x), rtol=1e-13, atol=1e-15)
+
+
+def test_x_is_never_mutated():
+    def f(x):
+        x[0] = 5.0 * x[1]
+        x *= 2
+        return x
+
+    x = np.array([1.0, 2.0])
+    before = x.copy()
+    np.testing.assert_array_equal(dd.jacobian(f, x), [[0, 10], [0, 2]])
+    dd.gradient(lambda x: np.sum(f(x)), x)
+    dd.value_and_jacobian(f, x, chunk=1)
+    dd.jvp(f, x, np.ones(2))
+    np.testing.assert_array_equal(x, before)
+    xl = [1.0, 2.0]
+    dd.jacobian(f, xl)
+    assert xl == [1.0, 2.0]
+
+
+def test_f_returning_constants():
+    x = np.array([1.0, 2.0])
+    np.testing.assert_array_equal(dd.jacobian(lambda x: 3.0, x), [0, 0])
+    np.testing.assert_array_equal(dd.jacobian(lambda x: np.ones(3), x), np.zeros((3, 2)))
+    np.testing.assert_array_equal(dd.jacobian(lambda x: [1, 2], x), np.zeros((2, 2)))
+    assert dd.derivative(lambda x: 7, 1.0) == 0.0
+    y, t = dd.jvp(lambda x: 2.0, x, x)
+    assert y == 2.0 and t == 0.0
+    assert dd.gradient(lambda x: 1.0, x).tolist() == [0.0, 0.0]
+
+
+def test_stack_of_scalar_duals_and_mixed_lists():
+    def f(x):
+        parts = [x[0] * x[1], x[1], 2.0]
+        return np.stack(parts) + np.array(parts) + np.hstack(parts)
+
+    np.testing.assert_array_equal(dd.jacobian(f, [2.0, 3.0]), [[9, 6], [0, 3], [0, 0]])
+
+
+def test_value_and_jacobian_and_jvp_agree():
+    def f(x):
+        return np.array([np.sum(x**2), np.prod(x)])
+
+    x = np.array([1.0, 2.0, 3.0])
+    y, jac = dd.value_and_jacobian(f, x)
+    np.testing.assert_array_equal(y, f(x))
+    v = np.array([0.5, -1.0, 2.0])
+    y2, jv = dd.jvp(f, x, v)
+    np.testing.assert_array_equal(y2, y)
+    np.testing.assert_allclose(jv, jac @ v, rtol=1e-15)
+
+
+def test_in_place_operators_write_through_views():
+    def f(x):
+        out = np.zeros_like(x)
+        row = out[0:2]      # a view, as in NumPy
+        row += x[:2]
+        row *= x[2]
+        out[1:] += x[1:]    # getitem, iadd, setitem
+        out[2] -= 1.0
+        out[2] /= 2.0
+        out **= 1.0
+        return out
+
+    x = np.array([1.0, 2.0, 3.0])
+    # out = [x0 x2, x1 x2 + x1, (x2 - 1) / 2]
+    np.testing.assert_array_equal(dd.jacobian(f, x), [[3, 0, 1], [0, 4, 2], [0, 0, 0.5]])
+
+    def g(x):  # a newer perturbation cannot be stored in place: the name is rebound
+        a = x * 1.0
+        a += dd.derivative(lambda y: x * y * y, 1.0)
+        return a
+
+    assert dd.derivative(g, 2.0) == 3.0
+
+
+def test_scalar_dual_assignment():
+    def f(x):
+        s = x[0] * 1.0   # a 0-d Dual
+        s[...] = x[1]
+        s += x[0]
+        return s
+
+    np.testing.assert_array_equal(dd.jacobian(f, [1.0, 2.0]), [1, 1])
