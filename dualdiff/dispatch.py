@@ -76,6 +76,8 @@ _ACCUMULATE = {np.add: np.cumsum, np.multiply: np.cumprod}
 
 def call_ufunc(ufunc, method, inputs, kwargs):
     """Entry point of ``__array_ufunc__`` and of the Python operators."""
+    if method == "__call__" and not kwargs:
+        return apply_ufunc(ufunc, inputs)
     if kwargs.get("where", True) is not True:
         raise TypeError(f"{ufunc.__name__}(..., where=) is not supported; use np.where")
     dtype = kwargs.pop("dtype", None)
@@ -94,9 +96,17 @@ def call_ufunc(ufunc, method, inputs, kwargs):
     if method != "__call__" or kwargs:
         raise TypeError(f"np.{ufunc.__name__}.{method} with {sorted(kwargs)} is not supported "
                         f"by dualdiff; write it with supported calls")
+    return apply_ufunc(ufunc, inputs)
+
+
+def apply_ufunc(ufunc, inputs):
+    """``ufunc(*inputs)`` (no keywords) with at least one carrier among the inputs."""
     if ufunc in rules.PRIMAL_ONLY_UFUNCS:
         return ufunc(*strip(inputs))
-    owner = find_owner(inputs)
+    if len(inputs) == 1 and isinstance(inputs[0], Carrier):
+        owner = inputs[0]
+    else:
+        owner = find_owner(inputs)
     cls = type(owner)
     if ufunc in rules.UNARY or ufunc in rules.PIECEWISE_CONSTANT:
         return cls._unary(ufunc, inputs[0])
@@ -176,6 +186,9 @@ def _adjacent(index: tuple) -> bool:
 
 
 def getitem(x, index):
+    if type(index) is int:  # x[i] in a Python loop: the general path below, inlined
+        head = (slice(None), index)
+        return type(x)._linear(lambda p: p[head], (x,), x.tag, lambda v: v[index])
     index = _index(index)
     if _adjacent(index):
         head = (slice(None),) + index

@@ -241,9 +241,18 @@ def _matmul_jvp(z, primals, tangents):
     nd = max(np.ndim(a2), np.ndim(b2))
     terms = []
     if ta is not None:
-        terms.append(np.matmul(_lead_expand(ta[:, None, :] if avec else ta, nd), b2))
+        if np.ndim(b) == 2:  # all k directions in one GEMM: (k*..., n) @ (n, p)
+            tshape = np.shape(ta)
+            terms.append(np.reshape(np.reshape(ta, (-1, tshape[-1])) @ b,
+                                    tshape[:-1] + (np.shape(b)[1],)))
+            terms[-1] = terms[-1][:, None, :] if avec else terms[-1]
+        else:
+            terms.append(np.matmul(_lead_expand(ta[:, None, :] if avec else ta, nd), b2))
     if tb is not None:
-        terms.append(np.matmul(a2, _lead_expand(tb[..., None] if bvec else tb, nd)))
+        if bvec and np.ndim(a) == 2:  # A @ t_k for all k in one GEMM: T (k, n) @ A^T
+            terms.append((tb @ np.transpose(a))[..., None])
+        else:
+            terms.append(np.matmul(a2, _lead_expand(tb[..., None] if bvec else tb, nd)))
     out = _total(terms)
     if bvec:
         out = out[..., 0]
