@@ -24,10 +24,17 @@ try:  # NumPy >= 2 keeps np.errstate in a context variable: setting it directly
 
     def quiet():
         """Start ignoring floating-point warnings (derivative code must not warn
-        where NumPy on the primal would not); pass the result to :func:`loud`."""
+        where NumPy on the primal would not); pass the result to :func:`loud`.
+
+        >>> token = quiet()
+        >>> float(np.float64(1.0) / np.float64(0.0))  # no RuntimeWarning
+        inf
+        >>> loud(token)
+        """
         return _ERRSTATE.set(_IGNORE)
 
     def loud(token) -> None:
+        """Restore the floating-point warning state saved by :func:`quiet`."""
         _ERRSTATE.reset(token)
 except ImportError:  # pragma: no cover - other NumPy layouts
     def quiet():
