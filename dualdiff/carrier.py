@@ -61,9 +61,7 @@ class Carrier:
             return create(func, args, kwargs, self)
         if type(owner) is not type(self):
             return NotImplemented
-        from .dispatch import call_function
-
-        return call_function(func, args, kwargs)
+        return _dispatch.call_function(func, args, kwargs)
 
     def __array__(self, dtype=None, copy=None):
         # np.array([d1, d2]) of scalar duals builds an object array that the
@@ -143,9 +141,7 @@ class Carrier:
         return _dispatch.getitem(self, index)
 
     def __setitem__(self, index, item):
-        from .dispatch import setitem
-
-        setitem(self, index, item)
+        _dispatch.setitem(self, index, item)
 
     def reshape(self, *shape, order="C"):
         if len(shape) == 1 and not isinstance(shape[0], int):
