@@ -45,7 +45,7 @@ class Carrier:
             if isinstance(x, np.ndarray) and x.dtype == object:
                 return NotImplemented
         out = kwargs.pop("out", None)
-        owner = self if len(inputs) == 1 else find_owner(inputs)
+        owner = inputs[0] if len(inputs) == 1 else find_owner(inputs)
         if type(owner) is not type(self):
             return NotImplemented
         result = _dispatch.call_ufunc(ufunc, method, inputs, kwargs)

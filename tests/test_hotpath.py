@@ -123,3 +123,10 @@ def test_matmul_tangents_match_complex_step(name, chunk):
     x = np.random.default_rng(n).normal(size=n)
     ref = complex_step_jacobian(f, x)
     np.testing.assert_allclose(dd.jacobian(f, x, chunk=chunk), ref, rtol=1e-13, atol=1e-13)
+
+
+def test_dual_only_as_out_of_a_plain_ufunc_is_refused():
+    # NumPy asks the Dual (it is in out=) but no input carries a derivative
+    d = dd.Dual(np.zeros(2), np.ones(2))
+    with pytest.raises(TypeError):
+        np.sin(np.ones(2), out=d)
