@@ -235,6 +235,11 @@ def _total(terms):
 def _matmul_jvp(z, primals, tangents):
     a, b = primals
     ta, tb = tangents
+    # the common cases first, all k directions in one GEMM: A @ x and x @ B
+    if ta is None and np.ndim(b) == 1 and np.ndim(a) == 2:
+        return tb @ np.transpose(a)
+    if tb is None and np.ndim(a) == 1 and np.ndim(b) == 2:
+        return ta @ b
     avec, bvec = np.ndim(a) == 1, np.ndim(b) == 1
     a2 = a[None, :] if avec else a
     b2 = b[:, None] if bvec else b
