@@ -100,7 +100,15 @@ def call_ufunc(ufunc, method, inputs, kwargs):
 
 
 def apply_ufunc(ufunc, inputs):
-    """``ufunc(*inputs)`` (no keywords) with at least one carrier among the inputs."""
+    """``ufunc(*inputs)`` (no keywords) with at least one carrier among the inputs.
+
+    The Python operators call this directly: NumPy's dispatch has nothing to add.
+
+    >>> import numpy as np
+    >>> from dualdiff import Dual
+    >>> apply_ufunc(np.multiply, (Dual(3.0, 1.0), 2.0)).tangent.tolist()
+    [2.0]
+    """
     if ufunc in rules.PRIMAL_ONLY_UFUNCS:
         return ufunc(*strip(inputs))
     if len(inputs) == 1 and isinstance(inputs[0], Carrier):

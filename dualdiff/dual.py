@@ -34,7 +34,13 @@ try:  # NumPy >= 2 keeps np.errstate in a context variable: setting it directly
         return _ERRSTATE.set(_IGNORE)
 
     def loud(token) -> None:
-        """Restore the floating-point warning state saved by :func:`quiet`."""
+        """Restore the floating-point warning state saved by :func:`quiet`.
+
+        >>> before = np.geterr()
+        >>> loud(quiet())
+        >>> np.geterr() == before
+        True
+        """
         _ERRSTATE.reset(token)
 except ImportError:  # pragma: no cover - other NumPy layouts
     def quiet():
@@ -44,6 +50,7 @@ except ImportError:  # pragma: no cover - other NumPy layouts
         return state
 
     def loud(token) -> None:
+        """Restore the floating-point warning state saved by :func:`quiet`."""
         token.__exit__(None, None, None)
 
 
