@@ -196,7 +196,7 @@ def _chunk_table(log) -> list:
 
 
 def run(args) -> dict:
-    """Run the overhead benchmark, print its tables, write ``overhead.json``.
+    """Run the overhead benchmark, print its tables, write ``overhead.json`` (+ ``overhead.png``).
 
     >>> import argparse, contextlib, io, tempfile
     >>> with tempfile.TemporaryDirectory() as d, contextlib.redirect_stdout(io.StringIO()):
@@ -224,4 +224,30 @@ def run(args) -> dict:
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "overhead.json"), "w") as fh:
         json.dump(result, fh, indent=1, default=str)
+    _plot(result["mlp"], os.path.join(out_dir, "overhead.png"))
     return result
+
+
+def _plot(rows, path: str) -> None:
+    """Jacobian time / f time against the number of f calls (skipped without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - matplotlib is optional
+        return
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for row in rows:
+        calls = [c["f_calls"] for c in row["chunks"]]
+        ratios = [c["ratio_min"] for c in row["chunks"]]
+        ax.loglog(calls, ratios, "o-", label=f"n = m = {row['n']}")
+        for c, x, y in zip(row["chunks"], calls, ratios):
+            ax.annotate(f"k={c['k']}", (x, y), textcoords="offset points", xytext=(4, -10),
+                        fontsize=7)
+    ax.set_xlabel("calls of f (passes)")
+    ax.set_ylabel("time of jacobian / time of f")
+    ax.set_title("MLP Jacobian cost by chunk size")
+    ax.legend()
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
