@@ -58,13 +58,11 @@ class Carrier:
             if any(isinstance(x, np.ndarray) and x.dtype == object for x in inputs):
                 return NotImplemented
         out = kwargs.pop("out", None)
-        owner = find_owner(inputs)
+        owner = inputs[0] if len(inputs) == 1 else find_owner(inputs)
         if type(owner) is not type(self):
             return NotImplemented
-        from .dispatch import call_ufunc
-
-        result = call_ufunc(ufunc, method, inputs, kwargs)
-        return write_out(result, out, ufunc.__name__)
+        result = _dispatch.call_ufunc(ufunc, method, inputs, kwargs)
+        return write_out(result, out, ufunc.__name__) if out is not None else result
 
     def __array_function__(self, func, types, args, kwargs):
         owner = find_owner(args)
@@ -76,9 +74,7 @@ class Carrier:
             return create(func, args, kwargs, self)
         if type(owner) is not type(self):
             return NotImplemented
-        from .dispatch import call_function
-
-        return call_function(func, args, kwargs)
+        return _dispatch.call_function(func, args, kwargs)
 
     def __array__(self, dtype=None, copy=None):
         # np.array([d1, d2]) of scalar duals builds an object array that the
@@ -155,14 +151,10 @@ class Carrier:
             yield self[i]
 
     def __getitem__(self, index):
-        from .dispatch import getitem
-
-        return getitem(self, index)
+        return _dispatch.getitem(self, index)
 
     def __setitem__(self, index, item):
-        from .dispatch import setitem
-
-        setitem(self, index, item)
+        _dispatch.setitem(self, index, item)
 
     def reshape(self, *shape, order="C"):
         if len(shape) == 1 and not isinstance(shape[0], int):
@@ -218,19 +210,16 @@ Carrier.conj = Carrier.conjugate
 
 
 def _binop(ufunc):
+    # Operators call the dispatch directly (no keywords to check), not through NumPy.
     def forward(self, other):
-        from .dispatch import call_ufunc
-
         if isinstance(other, np.ndarray) and other.dtype == object:
             return NotImplemented
-        return call_ufunc(ufunc, "__call__", (self, other), {})
+        return _dispatch.apply_ufunc(ufunc, (self, other))
 
     def reflected(self, other):
-        from .dispatch import call_ufunc
-
         if isinstance(other, np.ndarray) and other.dtype == object:
             return NotImplemented
-        return call_ufunc(ufunc, "__call__", (other, self), {})
+        return _dispatch.apply_ufunc(ufunc, (other, self))
 
     return forward, reflected
 
@@ -343,3 +332,8 @@ def write_out(result, out, name: str):
     out[...] = result
     return out
 
+
+
+# Bound once here (dispatch imports this module) rather than imported in every
+# operation: a function-level import costs about as much as a scalar operation.
+from . import dispatch as _dispatch  # noqa: E402

@@ -98,6 +98,8 @@ def call_ufunc(ufunc, method, inputs, kwargs):
     >>> call_ufunc(np.multiply, "__call__", (Dual(3.0, 1.0), 2.0), {}).tangent.tolist()
     [2.0]
     """
+    if method == "__call__" and not kwargs:
+        return apply_ufunc(ufunc, inputs)
     if kwargs.get("where", True) is not True:
         raise TypeError(f"{ufunc.__name__}(..., where=) is not supported; use np.where")
     dtype = kwargs.pop("dtype", None)
@@ -117,9 +119,25 @@ def call_ufunc(ufunc, method, inputs, kwargs):
     if method != "__call__" or kwargs:
         raise TypeError(f"np.{ufunc.__name__}.{method} with {sorted(kwargs)} is not supported "
                         f"by dualdiff; write it with supported calls")
+    return apply_ufunc(ufunc, inputs)
+
+
+def apply_ufunc(ufunc, inputs):
+    """``ufunc(*inputs)`` (no keywords) with at least one carrier among the inputs.
+
+    The Python operators call this directly: NumPy's dispatch has nothing to add.
+
+    >>> import numpy as np
+    >>> from dualdiff import Dual
+    >>> apply_ufunc(np.multiply, (Dual(3.0, 1.0), 2.0)).tangent.tolist()
+    [2.0]
+    """
     if ufunc in rules.PRIMAL_ONLY_UFUNCS:
         return ufunc(*strip(inputs))
-    owner = find_owner(inputs)
+    if len(inputs) == 1 and isinstance(inputs[0], Carrier):
+        owner = inputs[0]
+    else:
+        owner = find_owner(inputs)
     cls = type(owner)
     if ufunc in rules.UNARY or ufunc in rules.PIECEWISE_CONSTANT:
         return cls._unary(ufunc, inputs[0])
@@ -230,6 +248,9 @@ def getitem(x, index):
     >>> getitem(Dual(np.arange(3.0), np.eye(3)), [2, 0]).tangent.tolist()
     [[0.0, 1.0], [0.0, 0.0], [1.0, 0.0]]
     """
+    if type(index) is int:  # x[i] in a Python loop: the general path below, inlined
+        head = (slice(None), index)
+        return type(x)._linear(lambda p: p[head], (x,), x.tag, lambda v: v[index])
     index = _index(index)
     if _adjacent(index):
         head = (slice(None),) + index

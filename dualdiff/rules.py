@@ -259,15 +259,29 @@ def _total(terms):
 def _matmul_jvp(z, primals, tangents):
     a, b = primals
     ta, tb = tangents
+    # the common cases first, all k directions in one GEMM: A @ x and x @ B
+    if ta is None and np.ndim(b) == 1 and np.ndim(a) == 2:
+        return tb @ np.transpose(a)
+    if tb is None and np.ndim(a) == 1 and np.ndim(b) == 2:
+        return ta @ b
     avec, bvec = np.ndim(a) == 1, np.ndim(b) == 1
     a2 = a[None, :] if avec else a
     b2 = b[:, None] if bvec else b
     nd = max(np.ndim(a2), np.ndim(b2))
     terms = []
     if ta is not None:
-        terms.append(np.matmul(_lead_expand(ta[:, None, :] if avec else ta, nd), b2))
+        if np.ndim(b) == 2:  # all k directions in one GEMM: (k*..., n) @ (n, p)
+            tshape = np.shape(ta)
+            terms.append(np.reshape(np.reshape(ta, (-1, tshape[-1])) @ b,
+                                    tshape[:-1] + (np.shape(b)[1],)))
+            terms[-1] = terms[-1][:, None, :] if avec else terms[-1]
+        else:
+            terms.append(np.matmul(_lead_expand(ta[:, None, :] if avec else ta, nd), b2))
     if tb is not None:
-        terms.append(np.matmul(a2, _lead_expand(tb[..., None] if bvec else tb, nd)))
+        if bvec and np.ndim(a) == 2:  # A @ t_k for all k in one GEMM: T (k, n) @ A^T
+            terms.append((tb @ np.transpose(a))[..., None])
+        else:
+            terms.append(np.matmul(a2, _lead_expand(tb[..., None] if bvec else tb, nd)))
     out = _total(terms)
     if bvec:
         out = out[..., 0]
