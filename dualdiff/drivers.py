@@ -116,6 +116,24 @@ def jvp(f: Function, x: ArrayLike, v: ArrayLike):
     return value, t[0]
 
 
+def vjp(f: Function, x: ArrayLike):
+    """Vector-Jacobian product by reverse mode: ``(f(x), pullback)``.
+
+    f runs once on a recording carrier; ``pullback(u)`` returns ``u @ J(x)``
+    shaped like x, any number of times, and a leading axis on u batches k
+    cotangents into one backward sweep.
+
+    >>> import numpy as np
+    >>> y, pullback = vjp(lambda x: x[0] * x[1], [2.0, 3.0])
+    >>> float(y), pullback(1.0).tolist()
+    (6.0, [3.0, 2.0])
+    """
+    from .tape import Recording
+
+    rec = Recording(f, as_input(x))
+    return rec.value, rec.pullback
+
+
 def derivative(f: Function, x: ArrayLike):
     """f'(x) for a real scalar x, shaped like f's output.
 
