@@ -25,6 +25,7 @@ pass times when it has them.
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 
 import numpy as np
@@ -33,6 +34,9 @@ from .drivers import MEMORY_BUDGET, check_scalar, forward_columns
 
 #: forward wins when n <= RHO * m (a forward column costs about as much as a reverse row)
 RHO = 1.0
+#: sizes settle the choice when max(n, m) > SPREAD * min(n, m) + SLACK; closer than that,
+#: per-pass overheads decide, so auto times each mode once and keeps the faster
+SPREAD, SLACK = 4.0, 32
 
 _memory: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -48,13 +52,14 @@ def reverse_rows(rec, chunk: int | None = None):
     y_shape, x_shape = rec.y_shape, rec.x_shape
     m, n = int(np.prod(y_shape)), int(np.prod(x_shape))
     k = chunk or reverse_chunk(rec, m)
-    rows = []
+    jac = np.empty((m, n))
+    eye = np.eye(min(k, m)) if m else None
     for start in range(0, m, k):
         kk = min(k, m - start)
         u = np.zeros((kk, m))
-        u[np.arange(kk), start + np.arange(kk)] = 1.0
-        rows.append(np.reshape(rec.sweep(u.reshape((kk,) + y_shape)), (kk, n)))
-    jac = np.concatenate(rows) if rows else np.zeros((0, n))
+        u[:, start:start + kk] = eye[:kk, :kk]
+        jac[start:start + kk] = np.reshape(rec.sweep(u.reshape((kk,) + y_shape), copy=False),
+                                           (kk, n))
     return np.reshape(jac, y_shape + x_shape)
 
 
@@ -66,24 +71,34 @@ def reverse_jacobian(f, x, chunk: int | None = None):
     return rec.value, reverse_rows(rec, chunk)
 
 
-def choose(n: int, m: int, t_fwd: float | None = None, t_rev: float | None = None) -> str:
-    """"forward" or "reverse" for an n -> m Jacobian (see the module's cost model).
-
-    ``t_fwd`` / ``t_rev`` are measured costs per direction when known.
+def choose(n: int, m: int) -> str:
+    """The model's pick for an n -> m Jacobian before anything is measured.
 
     >>> choose(1000, 1), choose(1, 1000)
     ('reverse', 'forward')
     """
-    if t_fwd is not None and t_rev is not None:
-        return "forward" if n * t_fwd <= m * t_rev else "reverse"
     return "forward" if n <= RHO * m else "reverse"
 
 
-def _key(f, x):
+def clear_cut(n: int, m: int) -> bool:
+    """True when the sizes alone settle the choice (overheads cannot reverse it)."""
+    return max(n, m) > SPREAD * min(n, m) + SLACK
+
+
+def _entry(f, shape):
     try:
-        return _memory.setdefault(f, {}), tuple(np.shape(x))
-    except TypeError:  # f cannot be weakly referenced: no memory
-        return None, None
+        return _memory.setdefault(f, {}).setdefault(shape, {})
+    except TypeError:  # f cannot be weakly referenced: nothing is remembered
+        return {}
+
+
+def _timed(mode, fn, entry):
+    t = time.perf_counter()
+    out = fn()
+    t = time.perf_counter() - t
+    with _lock:
+        entry[mode] = min(t, entry.get(mode, np.inf))
+    return out
 
 
 def run_jacobian(f, x, mode, chunk):
@@ -92,25 +107,32 @@ def run_jacobian(f, x, mode, chunk):
     if mode == "reverse":
         return reverse_jacobian(f, x, chunk)
     n = int(np.prod(np.shape(x)))
-    if n <= 1:
-        return forward_columns(f, x, chunk)
+    entry = _entry(f, tuple(np.shape(x)))
     with _lock:
-        store, key = _key(f, x)
-        known = store.get(key) if store is not None else None
-    if known is not None:
-        pick = choose(n, known)
-        return forward_columns(f, x, chunk) if pick == "forward" else \
-            reverse_jacobian(f, x, chunk)
-    from .tape import Recording
+        m, tf, tr = entry.get("m"), entry.get("forward"), entry.get("reverse")
+    if m is None and n <= 1:  # one forward pass can not be beaten
+        value, jac = _timed("forward", lambda: forward_columns(f, x, chunk), entry)
+        entry["m"] = int(np.size(value))
+        return value, jac
+    if m is None:  # first call: record once, then sweep whichever way is cheaper
+        from .tape import Recording
 
-    rec = Recording(f, x)
-    m = int(np.prod(rec.y_shape))
-    if store is not None:
+        rec = Recording(f, x)
+        m = int(np.prod(rec.y_shape))
         with _lock:
-            store[key] = m
-    if choose(n, m) == "reverse":
-        return rec.value, reverse_rows(rec, chunk)
-    return rec.value, forward_rows(rec, chunk)
+            entry["m"] = m
+        if choose(n, m) == "reverse":
+            return rec.value, reverse_rows(rec, chunk)
+        return rec.value, forward_rows(rec, chunk)
+    if tf is not None and tr is not None:
+        pick = "forward" if tf <= tr else "reverse"
+    elif clear_cut(n, m):
+        pick = choose(n, m)
+    else:  # sizes are close: time each mode once (first calls excluded), keep the faster
+        pick = "forward" if tf is None else "reverse"
+    run = (lambda: forward_columns(f, x, chunk)) if pick == "forward" else \
+        (lambda: reverse_jacobian(f, x, chunk))
+    return _timed(pick, run, entry)
 
 
 def forward_rows(rec, chunk: int | None = None):
@@ -119,18 +141,19 @@ def forward_rows(rec, chunk: int | None = None):
     y_shape, x_shape = rec.y_shape, rec.x_shape
     m, n = int(np.prod(y_shape)), int(np.prod(x_shape))
     k = chunk or int(max(1, min(n, MEMORY_BUDGET // (8 * rec.max_size))))
-    cols = []
+    jac = np.empty((m, n))
     for start in range(0, n, k):
         kk = min(k, n - start)
         t = np.zeros((kk, n))
-        t[np.arange(kk), start + np.arange(kk)] = 1.0
-        cols.append(np.reshape(rec.push(t.reshape((kk,) + x_shape)), (kk, m)))
-    jac = np.concatenate(cols).T if cols else np.zeros((m, 0))
+        t[:, start:start + kk] = np.eye(kk)
+        jac[:, start:start + kk] = np.reshape(rec.push(t.reshape((kk,) + x_shape)), (kk, m)).T
     return np.reshape(jac, y_shape + x_shape)
 
 
 def run_gradient(f, x, mode):
-    if mode == "forward":
+    """Gradient of a scalar f: reverse mode (one recording, one sweep) unless
+    mode="forward" or x is a scalar (one forward pass)."""
+    if mode == "forward" or (mode == "auto" and np.size(x) <= 1):
         value, jac = forward_columns(f, x, None)
         check_scalar(value)
         return jac
@@ -139,4 +162,3 @@ def run_gradient(f, x, mode):
     rec = Recording(f, x)
     check_scalar(rec.value)
     return rec.sweep(np.ones((1,)))[0]
-

@@ -510,7 +510,8 @@ class Recording:
         """Largest node (elements): bounds the memory of one cotangent in a sweep."""
         return max([n.size for n in self.order] + [int(np.prod(self.y_shape)), self.leaf.size, 1])
 
-    def sweep(self, u):
+    def sweep(self, u, copy: bool = True):
+        """``u @ J`` for cotangents u (k, *y.shape) in one backward sweep: (k, *x.shape)."""
         k = np.shape(u)[0]
         a = None
         if self.out.node is not None:
@@ -518,14 +519,17 @@ class Recording:
         if a is None:
             return np.zeros((k,) + self.x_shape)
         if isinstance(a, np.ndarray):
-            return np.array(np.broadcast_to(a, (k,) + self.x_shape), dtype=float)
+            a = np.broadcast_to(a, (k,) + self.x_shape)
+            return np.array(a, dtype=float) if copy else a
         return np.reshape(a, (k,) + self.x_shape)
 
     def push(self, t):
         """``J @ t`` for tangents t (k, *x.shape), by a forward sweep over the recording."""
         k = np.shape(t)[0]
         out = forward_sweep(self.out, self.leaf, t, self.order)
-        return np.array(np.broadcast_to(out, (k,) + self.y_shape), dtype=float)
+        if isinstance(out, np.ndarray):
+            return np.broadcast_to(out, (k,) + self.y_shape)
+        return out
 
     def pullback(self, u):
         """``u @ J`` shaped like x; a leading axis of u batches cotangents."""
