@@ -37,6 +37,8 @@ RHO = 1.0
 #: sizes settle the choice when max(n, m) > SPREAD * min(n, m) + SLACK; closer than that,
 #: per-pass overheads decide, so auto times each mode once and keeps the faster
 SPREAD, SLACK = 4.0, 32
+#: timed calls of each mode before auto settles on the faster one (when sizes are close)
+TRIALS = 2
 
 _memory: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -52,8 +54,11 @@ def reverse_rows(rec, chunk: int | None = None):
     y_shape, x_shape = rec.y_shape, rec.x_shape
     m, n = int(np.prod(y_shape)), int(np.prod(x_shape))
     k = chunk or reverse_chunk(rec, m)
+    if k >= m:  # one sweep: the identity as cotangents
+        u = np.eye(m).reshape((m,) + y_shape)
+        return np.reshape(rec.sweep(u), y_shape + x_shape)
     jac = np.empty((m, n))
-    eye = np.eye(min(k, m)) if m else None
+    eye = np.eye(k)
     for start in range(0, m, k):
         kk = min(k, m - start)
         u = np.zeros((kk, m))
@@ -87,9 +92,13 @@ def clear_cut(n: int, m: int) -> bool:
 
 def _entry(f, shape):
     try:
-        return _memory.setdefault(f, {}).setdefault(shape, {})
+        per_f = _memory.get(f)
+        if per_f is None:
+            per_f = _memory.setdefault(f, {})
     except TypeError:  # f cannot be weakly referenced: nothing is remembered
         return {}
+    entry = per_f.get(shape)
+    return entry if entry is not None else per_f.setdefault(shape, {})
 
 
 def _timed(mode, fn, entry):
@@ -106,12 +115,11 @@ def run_jacobian(f, x, mode, chunk):
         return forward_columns(f, x, chunk)
     if mode == "reverse":
         return reverse_jacobian(f, x, chunk)
-    n = int(np.prod(np.shape(x)))
-    entry = _entry(f, tuple(np.shape(x)))
-    with _lock:
-        m, tf, tr = entry.get("m"), entry.get("forward"), entry.get("reverse")
+    n = int(np.size(x))
+    entry = _entry(f, np.shape(x))
+    m, tf, tr = entry.get("m"), entry.get("forward"), entry.get("reverse")
     if m is None and n <= 1:  # one forward pass can not be beaten
-        value, jac = _timed("forward", lambda: forward_columns(f, x, chunk), entry)
+        value, jac = forward_columns(f, x, chunk)
         entry["m"] = int(np.size(value))
         return value, jac
     if m is None:  # first call: record once, then sweep whichever way is cheaper
@@ -119,20 +127,24 @@ def run_jacobian(f, x, mode, chunk):
 
         rec = Recording(f, x)
         m = int(np.prod(rec.y_shape))
-        with _lock:
-            entry["m"] = m
+        entry["m"] = m
         if choose(n, m) == "reverse":
             return rec.value, reverse_rows(rec, chunk)
         return rec.value, forward_rows(rec, chunk)
-    if tf is not None and tr is not None:
+    trials = entry.get("trials", 0)
+    if trials >= 2 * TRIALS:
         pick = "forward" if tf <= tr else "reverse"
     elif clear_cut(n, m):
         pick = choose(n, m)
-    else:  # sizes are close: time each mode once (first calls excluded), keep the faster
-        pick = "forward" if tf is None else "reverse"
-    run = (lambda: forward_columns(f, x, chunk)) if pick == "forward" else \
-        (lambda: reverse_jacobian(f, x, chunk))
-    return _timed(pick, run, entry)
+    else:  # sizes are close: time each mode TRIALS times (first call excluded), keep the faster
+        entry["trials"] = trials + 1
+        pick = "forward" if trials % 2 == 0 else "reverse"
+        run = (lambda: forward_columns(f, x, chunk)) if pick == "forward" else \
+            (lambda: reverse_jacobian(f, x, chunk))
+        return _timed(pick, run, entry)
+    if pick == "forward":
+        return forward_columns(f, x, chunk)
+    return reverse_jacobian(f, x, chunk)
 
 
 def forward_rows(rec, chunk: int | None = None):
@@ -141,6 +153,9 @@ def forward_rows(rec, chunk: int | None = None):
     y_shape, x_shape = rec.y_shape, rec.x_shape
     m, n = int(np.prod(y_shape)), int(np.prod(x_shape))
     k = chunk or int(max(1, min(n, MEMORY_BUDGET // (8 * rec.max_size))))
+    if k >= n:  # one sweep: the identity as tangents
+        t = rec.push(np.eye(n).reshape((n,) + x_shape))
+        return np.reshape(np.moveaxis(np.reshape(t, (n, m)), 0, 1), y_shape + x_shape).copy()
     jac = np.empty((m, n))
     for start in range(0, n, k):
         kk = min(k, n - start)

@@ -11,7 +11,7 @@ def main(argv=None) -> int:
     parser.add_argument("--peers", action="store_true", help="add JAX, torch, autograd, ...")
     parser.add_argument("--out", default=".", help="directory for JSON and PNG results")
     args = parser.parse_args(argv)
-    from .overhead import run
+    from .modes import run as run_modes  # TEMPORARY wiring on branch tape; lead merges
 
-    run(args)
+    run_modes(args)
     return 0
