@@ -39,7 +39,8 @@ from .dual import expand, fit, zeros
 
 
 class Node:
-    """A vertex of the graph: ``parents`` and ``backward(u) -> contributions``.
+    """A vertex of the graph: ``parents`` and ``backward(u) -> contributions``
+    (``Node(shape=x.shape)`` is a leaf: an input).
 
     ``backward`` returns one adjoint (leading cotangent axis) or None per parent.
     ``forward(tangents) -> tangent`` pushes the parents' tangents (k, ...)
@@ -55,7 +56,7 @@ class Node:
         self.slot, self.nout = slot, nout
 
 
-def unbroadcast(u, shape: tuple):
+def _unbroadcast(u, shape: tuple):
     """Sum ``u`` (k, ...) over the axes that broadcasting added to ``shape``."""
     shape = tuple(shape)
     extra = np.ndim(u) - 1 - len(shape)
@@ -70,8 +71,8 @@ def unbroadcast(u, shape: tuple):
     return u
 
 
-class Transpose:
-    """Transpose of an element-moving map, from its index map (0 = filled zero).
+class _Transpose:
+    """_Transpose of an element-moving map, from its index map (0 = filled zero).
 
     ``apply(u)`` takes the output adjoint (k, M) flattened and returns (k, N):
     a reshape when the map is the identity order, a gather when it is
@@ -235,7 +236,7 @@ class Tape(Carrier):
             with np.errstate(all="ignore"):
                 for f, s in zip(factors, shapes):
                     term = u if type(f) is float and f == 1.0 else u * f
-                    out.append(unbroadcast(term, s))
+                    out.append(_unbroadcast(term, s))
             return tuple(out)
 
         zshape = np.shape(z)
@@ -277,7 +278,7 @@ class Tape(Carrier):
 
         def back(u):
             if not plan:
-                plan.append(Transpose(index_map(op, shapes), int(offsets[-1])))
+                plan.append(_Transpose(index_map(op, shapes), int(offsets[-1])))
             k = np.shape(u)[0]
             flat = plan[0].apply(np.reshape(u, (k, -1)))
             return tuple(np.reshape(flat[:, offsets[i]:offsets[i + 1]], (k,) + shapes[i])
@@ -349,7 +350,7 @@ class Tape(Carrier):
                 kept[head] = 0.0
                 out.append(kept)
             if inode is not None:
-                out.append(unbroadcast(u[head], item_shape))
+                out.append(_unbroadcast(u[head], item_shape))
             return tuple(out)
 
         shape = np.shape(base)
@@ -382,7 +383,7 @@ def _add(a, b):
     return a + b
 
 
-def topological(root: Node) -> list:
+def _topological(root: Node) -> list:
     """Nodes reachable from root, each after all of its consumers (root first)."""
     order, seen, stack = [], set(), [(root, False)]
     while stack:
@@ -409,7 +410,7 @@ def backward(y: Tape, leaf: Node, u, order: list | None = None):
     if root is None:
         return None
     if order is None:
-        order = topological(root)
+        order = _topological(root)
     adj = {id(root): u}
     for node in order:
         a = adj.pop(id(node), None)
@@ -429,13 +430,13 @@ def backward(y: Tape, leaf: Node, u, order: list | None = None):
     return None
 
 
-def forward_sweep(y: Tape, leaf: Node, t, order: list):
+def _forward_sweep(y: Tape, leaf: Node, t, order: list):
     """Tangent at y of tangents t (k, *x.shape) seeded at leaf: ``J @ t`` batched,
     through the recorded graph (f is not called again)."""
     root = y.node if isinstance(y, Tape) else None
     k = np.shape(t)[0]
     if root is None:
-        return np.zeros((k,) + np.shape(primal_value(y)))
+        return np.zeros((k,) + np.shape(_primal_value(y)))
     users: dict = {}
     for node in order:
         for p in node.parents:
@@ -459,18 +460,18 @@ def forward_sweep(y: Tape, leaf: Node, t, order: list):
     return tan[id(root)]
 
 
-def primal_value(y):
+def _primal_value(y):
     return y.value if isinstance(y, Tape) else y
 
 
-def collect(y, tag: int) -> Tape:
+def _collect(y, tag: int) -> Tape:
     """f's output as one Tape of this pass (lists, tuples, object arrays stacked)."""
     if isinstance(y, Tape) and y.tag == tag:
         return y
     if isinstance(y, Carrier):
         return Tape._new(y, None, tag)
     if isinstance(y, (list, tuple)) or (isinstance(y, np.ndarray) and y.dtype == object):
-        items = [collect(e, tag) for e in y]
+        items = [_collect(e, tag) for e in y]
         if not items:
             return Tape._new(np.zeros((0,)), None, tag)
         return np.stack(items)
@@ -483,10 +484,17 @@ def collect(y, tag: int) -> Tape:
 
 
 class Recording:
-    """One run of f on a Tape: its value and the graph to sweep back through.
+    """One run of f on a Tape: its value and the graph to sweep through.
 
-    ``sweep(u)`` maps cotangents u (k, *y.shape) to u @ J (k, *x.shape); it can be
-    called any number of times and shares nothing with other recordings."""
+    ``sweep(u)`` maps cotangents u (k, *y.shape) to u @ J (k, *x.shape), ``push(t)``
+    tangents t (k, *x.shape) to J @ t; both can be called any number of times and
+    share nothing with other recordings.
+
+    >>> import numpy as np
+    >>> rec = Recording(lambda x: x[0] * x, np.array([2.0, 3.0]))
+    >>> rec.sweep(np.eye(2)).tolist(), rec.push(np.eye(2)).T.tolist()
+    ([[4.0, 0.0], [3.0, 2.0]], [[4.0, 0.0], [3.0, 2.0]])
+    """
 
     def __init__(self, f, x):
         from .carrier import new_tag
@@ -494,7 +502,7 @@ class Recording:
         self.tag = new_tag()
         self.leaf = Node(shape=np.shape(x))
         self.x_shape = tuple(np.shape(x))
-        self.out = collect(f(Tape._new(x, self.leaf, self.tag)), self.tag)
+        self.out = _collect(f(Tape._new(x, self.leaf, self.tag)), self.tag)
         self.value = self.out.value
         self.y_shape = tuple(np.shape(self.value))
         self._order = None
@@ -502,7 +510,7 @@ class Recording:
     @property
     def order(self) -> list:
         if self._order is None and self.out.node is not None:
-            self._order = topological(self.out.node)
+            self._order = _topological(self.out.node)
         return self._order or []
 
     @property
@@ -526,7 +534,7 @@ class Recording:
     def push(self, t):
         """``J @ t`` for tangents t (k, *x.shape), by a forward sweep over the recording."""
         k = np.shape(t)[0]
-        out = forward_sweep(self.out, self.leaf, t, self.order)
+        out = _forward_sweep(self.out, self.leaf, t, self.order)
         if isinstance(out, np.ndarray):
             return np.broadcast_to(out, (k,) + self.y_shape)
         return out

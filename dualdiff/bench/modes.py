@@ -116,9 +116,9 @@ def auto_pick(f, x) -> str:
     return modes.choose(n, m) if modes.clear_cut(n, m) else "explore"
 
 
-def cell(family, n, m, rounds, budget, rng):
-    f = FAMILIES[family](np, n, m, rng)
-    x = rng.normal(size=n)
+def cell(family, n, m, rounds, budget, seed):
+    f = FAMILIES[family](np, n, m, _rng(seed))
+    x = _rng(seed + 7919).normal(size=n)
     tf = time_f(f, x)
     t0 = time.perf_counter()
     jac_auto = jacobian(f, x)  # the first call: a recording swept the cheaper way
@@ -161,7 +161,7 @@ def peers(family, n, m, rng_seed, jac_ref, tf, rounds):
         except Exception as e:  # noqa: BLE001 - a peer failing is reported, not fatal
             res[name] = f"failed: {type(e).__name__}"
 
-    x = np.random.default_rng(rng_seed).normal(size=n)
+    x = _rng(rng_seed + 7919).normal(size=n)
     try:
         import jax
         import jax.numpy as jnp
@@ -277,8 +277,7 @@ def run(args) -> dict:
     print(head)
     rows = []
     for i, (family, n, m) in enumerate(cells):
-        rng = np.random.default_rng(1000 + i)
-        row, f, x, jac = cell(family, n, m, rounds, budget, rng)
+        row, f, x, jac = cell(family, n, m, rounds, budget, 1000 + i)
         if want_peers and max(n, row["m"]) <= 1000:
             row["peers"] = peers(family, n, m, 1000 + i, jac, row["f_us"] * 1e-6, rounds)
         rows.append(row)
