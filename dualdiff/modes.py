@@ -141,16 +141,24 @@ def run_jacobian(f, x, mode, chunk):
         entry["m"] = int(np.size(value))
         return value, jac
     if m is None:  # first call: record once, then sweep whichever way is cheaper
-        from .tape import Recording
+        from .tape import NoReverseRule, Recording
 
-        rec = Recording(f, x)
+        try:
+            rec = Recording(f, x)
+        except NoReverseRule:  # f uses a rule with no reverse form: forward only
+            value, jac = forward_columns(f, x, chunk)
+            entry["m"] = 0
+            entry["forward_only"] = True
+            return value, jac
         m = int(np.prod(rec.y_shape))
         entry["m"] = m
         if choose(n, m) == "reverse":
             return rec.value, reverse_rows(rec, chunk)
         return rec.value, forward_rows(rec, chunk)
     trials = entry.get("trials", 0)
-    if trials >= 2 * TRIALS:
+    if entry.get("forward_only"):
+        pick = "forward"
+    elif trials >= 2 * TRIALS:
         pick = "forward" if tf <= tr else "reverse"
     elif clear_cut(n, m):
         pick = choose(n, m)

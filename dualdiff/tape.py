@@ -38,6 +38,10 @@ from .dispatch import index_map
 from .dual import expand, fit, zeros
 
 
+class NoReverseRule(TypeError):
+    """A primitive without a vjp rule met the tape (auto mode falls back to forward)."""
+
+
 class Node:
     """A vertex of the graph: ``parents`` and ``backward(u) -> contributions``
     (``Node(shape=x.shape)`` is a leaf: an input).
@@ -295,7 +299,8 @@ class Tape(Carrier):
     @classmethod
     def _primitive(cls, prim, args, tag):
         if prim.vjp is None:
-            raise TypeError(f"{prim.name} has no reverse-mode (vjp) rule; use mode='forward'")
+            raise NoReverseRule(f"{prim.name} has no reverse-mode (vjp) rule yet; use "
+                                f"mode='forward'")
         split = [cls._split(x, tag) for x in args]
         values = [v for v, _ in split]
         out = prim.fn(*values)

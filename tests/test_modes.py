@@ -89,3 +89,30 @@ def test_mode_and_chunk_validation():
         dd.jacobian(f, np.ones(2), mode="reverse", chunk=0)
     with pytest.raises(ValueError, match="scalar-valued"):
         dd.gradient(f, np.ones(2), mode="reverse")
+
+
+def test_auto_falls_back_to_forward_for_rules_without_vjp(monkeypatch):
+    from dualdiff import rules
+
+    monkeypatch.setattr(rules.MATMUL, "vjp", None)
+    w = np.arange(6.0).reshape(2, 3)
+    f = lambda x: w @ np.sin(x)
+    x = np.array([0.1, 0.2, 0.3])
+    ref = w * np.cos(x)
+    for _ in range(3):
+        np.testing.assert_allclose(dd.jacobian(f, x), ref, rtol=1e-14)
+    with pytest.raises(TypeError, match="no reverse-mode"):
+        dd.jacobian(f, x, mode="reverse")
+
+
+def test_auto_nests_inside_forward_mode():
+    # Hessian of sum(x**3 * x[0]) by forward over auto (reverse) gradients
+    x = np.array([0.5, -1.0, 2.0])
+    f = lambda x: np.sum(x**3) * x[0]
+    hand = np.diag(6 * x * x[0])
+    hand[0, :] += 3 * x**2
+    hand[:, 0] += 3 * x**2
+    np.testing.assert_allclose(dd.jacobian(lambda x: dd.gradient(f, x), x, mode="forward"),
+                               hand, rtol=1e-13)
+    np.testing.assert_allclose(dd.jacobian(lambda x: dd.gradient(f, x, mode="forward"), x),
+                               hand, rtol=1e-13)

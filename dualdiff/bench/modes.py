@@ -264,7 +264,7 @@ def run(args) -> dict:
     out_dir = getattr(args, "out", ".") or "."
     want_peers = bool(getattr(args, "peers", False))
     os.makedirs(out_dir, exist_ok=True)
-    rounds, budget = (3, 0.2) if quick else (4, 0.8)
+    rounds, budget = (3, 0.35) if quick else (4, 0.8)
     cells = grid(quick)
     start = time.perf_counter()
     print(f"modes: forward vs reverse vs auto, {len(cells)} cells "
