@@ -197,14 +197,17 @@ def forward_rows(rec, chunk: int | None = None):
 
 
 def run_gradient(f, x, mode):
-    """Gradient of a scalar f: reverse mode (one recording, one sweep) unless
-    mode="forward" or x is a scalar (one forward pass)."""
-    if mode == "forward" or (mode == "auto" and np.size(x) <= 1):
+    """Gradient of a scalar f.  auto: the Jacobian model with m = 1 (reverse, except
+    for small n, where both modes are timed), so the gradient is one sweep."""
+    if mode == "forward":
         value, jac = forward_columns(f, x, None)
-        check_scalar(value)
-        return jac
-    from .tape import Recording
+    elif mode == "reverse":
+        from .tape import Recording
 
-    rec = Recording(f, x)
-    check_scalar(rec.value)
-    return rec.sweep(np.ones((1,)))[0]
+        rec = Recording(f, x)
+        check_scalar(rec.value)
+        return rec.sweep(np.ones((1,)))[0]
+    else:
+        value, jac = run_jacobian(f, x, "auto", None)
+    check_scalar(value)
+    return jac
