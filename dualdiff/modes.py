@@ -39,6 +39,8 @@ RHO = 1.0
 SPREAD, SLACK = 4.0, 32
 #: timed calls of each mode before auto settles on the faster one (when sizes are close)
 TRIALS = 3
+#: after that, two of every RECHECK calls time forward and reverse again
+RECHECK = 32
 
 _memory: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -160,17 +162,24 @@ def run_jacobian(f, x, mode, chunk):
         pick = "forward"
     elif trials >= 2 * TRIALS:
         pick = "forward" if tf <= tr else "reverse"
+        # now and then time both again (times only go down), so that trials slowed by
+        # a cold start or a busy machine do not fix the choice for good
+        entry["trials"] = trials + 1
+        phase = (trials - 2 * TRIALS) % RECHECK
+        if phase >= RECHECK - 2:
+            pick = "forward" if phase == RECHECK - 2 else "reverse"
+            return _timed(pick, lambda: _run(pick, f, x, chunk), entry)
     elif clear_cut(n, m):
         pick = choose(n, m)
     else:  # sizes are close: time each mode TRIALS times (first call excluded), keep the faster
         entry["trials"] = trials + 1
         pick = "forward" if trials % 2 == 0 else "reverse"
-        run = (lambda: forward_columns(f, x, chunk)) if pick == "forward" else \
-            (lambda: reverse_jacobian(f, x, chunk))
-        return _timed(pick, run, entry)
-    if pick == "forward":
-        return forward_columns(f, x, chunk)
-    return reverse_jacobian(f, x, chunk)
+        return _timed(pick, lambda: _run(pick, f, x, chunk), entry)
+    return _run(pick, f, x, chunk)
+
+
+def _run(mode, f, x, chunk):
+    return forward_columns(f, x, chunk) if mode == "forward" else reverse_jacobian(f, x, chunk)
 
 
 def forward_rows(rec, chunk: int | None = None):

@@ -111,7 +111,7 @@ def auto_pick(f, x) -> str:
     m, tf, tr = entry.get("m"), entry.get("forward"), entry.get("reverse")
     if m is None:
         return "forward" if n <= 1 else "record"
-    if entry.get("trials", 0) >= 2 * modes.TRIALS:
+    if entry.get("trials", 0) >= 2 * modes.TRIALS:  # settled (rechecks aside)
         return "forward" if tf <= tr else "reverse"
     return modes.choose(n, m) if modes.clear_cut(n, m) else "explore"
 
