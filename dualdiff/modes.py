@@ -24,6 +24,7 @@ pass times when it has them.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import weakref
@@ -31,6 +32,7 @@ import weakref
 import numpy as np
 
 from .drivers import MEMORY_BUDGET, check_scalar, forward_columns
+from .tape import NoReverseRule, Recording
 
 #: forward wins when n <= RHO * m (a forward column costs about as much as a reverse row)
 RHO = 1.0
@@ -64,7 +66,7 @@ def reverse_rows(rec, chunk: int | None = None):
     [[0.0, 2.0], [2.0, 0.0]]
     """
     y_shape, x_shape = rec.y_shape, rec.x_shape
-    m, n = int(np.prod(y_shape)), int(np.prod(x_shape))
+    m, n = math.prod(y_shape), math.prod(x_shape)
     k = chunk or reverse_chunk(rec, m)
     if k >= m:  # one sweep: the identity as cotangents
         u = np.eye(m).reshape((m,) + y_shape)
@@ -86,8 +88,6 @@ def reverse_jacobian(f, x, chunk: int | None = None):
     >>> reverse_jacobian(lambda x: np.sum(x**2), np.array([1.0, 2.0]))[1].tolist()
     [2.0, 4.0]
     """
-    from .tape import Recording
-
     rec = Recording(f, x)
     return rec.value, reverse_rows(rec, chunk)
 
@@ -143,8 +143,6 @@ def run_jacobian(f, x, mode, chunk):
         entry["m"] = int(np.size(value))
         return value, jac
     if m is None:  # first call: record once, then sweep whichever way is cheaper
-        from .tape import NoReverseRule, Recording
-
         try:
             rec = Recording(f, x)
         except NoReverseRule:  # f uses a rule with no reverse form: forward only
@@ -152,7 +150,7 @@ def run_jacobian(f, x, mode, chunk):
             entry["m"] = 0
             entry["forward_only"] = True
             return value, jac
-        m = int(np.prod(rec.y_shape))
+        m = math.prod(rec.y_shape)
         entry["m"] = m
         if choose(n, m) == "reverse":
             return rec.value, reverse_rows(rec, chunk)
@@ -191,7 +189,7 @@ def forward_rows(rec, chunk: int | None = None):
     [[0.0, 2.0], [2.0, 0.0]]
     """
     y_shape, x_shape = rec.y_shape, rec.x_shape
-    m, n = int(np.prod(y_shape)), int(np.prod(x_shape))
+    m, n = math.prod(y_shape), math.prod(x_shape)
     k = chunk or int(max(1, min(n, MEMORY_BUDGET // (8 * rec.max_size))))
     if k >= n:  # one sweep: the identity as tangents
         t = rec.push(np.eye(n).reshape((n,) + x_shape))
@@ -211,8 +209,6 @@ def run_gradient(f, x, mode):
     if mode == "forward":
         value, jac = forward_columns(f, x, None)
     elif mode == "reverse":
-        from .tape import Recording
-
         rec = Recording(f, x)
         check_scalar(rec.value)
         return rec.sweep(np.ones((1,)))[0]

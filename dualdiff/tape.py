@@ -30,10 +30,12 @@ True
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import rules
-from .carrier import Carrier
+from .carrier import Carrier, new_tag
 from .dispatch import index_map
 from .dual import expand, fit, zeros
 
@@ -56,7 +58,7 @@ class Node:
 
     def __init__(self, parents=(), backward=None, forward=None, shape=(), slot=None, nout=0):
         self.parents, self.backward, self.forward = parents, backward, forward
-        self.shape, self.size = tuple(shape), int(np.prod(shape))
+        self.shape, self.size = tuple(shape), math.prod(shape)
         self.slot, self.nout = slot, nout
 
 
@@ -276,7 +278,7 @@ class Tape(Carrier):
 
             return cls._new(value, Node((nodes[0],), back, lambda ts: g(ts[0]), out_shape), tag)
         live = [i for i, n in enumerate(nodes) if n is not None]
-        sizes = [int(np.prod(s)) for s in shapes]
+        sizes = [math.prod(s) for s in shapes]
         offsets = np.cumsum([0] + sizes)
         plan = []
 
@@ -321,7 +323,7 @@ class Tape(Carrier):
             it = iter(ts)
             return prim.jvp(out, values, [next(it) if n is not None else None for n in nodes])
 
-        size = (sum(np.size(o) for o in out),) if multi else np.shape(out)
+        size = (sum(math.prod(np.shape(o)) for o in out),) if multi else np.shape(out)
         node = Node(tuple(nodes[i] for i in live), back, fwd, size,
                     nout=len(out) if multi else 0)
         if not multi:
@@ -502,8 +504,6 @@ class Recording:
     """
 
     def __init__(self, f, x):
-        from .carrier import new_tag
-
         self.tag = new_tag()
         self.leaf = Node(shape=np.shape(x))
         self.x_shape = tuple(np.shape(x))
@@ -521,7 +521,7 @@ class Recording:
     @property
     def max_size(self) -> int:
         """Largest node (elements): bounds the memory of one cotangent in a sweep."""
-        return max([n.size for n in self.order] + [int(np.prod(self.y_shape)), self.leaf.size, 1])
+        return max([n.size for n in self.order] + [math.prod(self.y_shape), self.leaf.size, 1])
 
     def sweep(self, u, copy: bool = True):
         """``u @ J`` for cotangents u (k, *y.shape) in one backward sweep: (k, *x.shape)."""
