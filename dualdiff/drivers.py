@@ -99,6 +99,16 @@ def unpack(y, cls, tag: int, k: int):
         parts = tuple(np.stack([p[i] for _, p in items], axis=lead)
                       for i, lead in enumerate(cls._lead[1:]))
         return value, parts
+    value = output_constant(y)
+    return value, cls.zero_parts(k, value.shape)
+
+
+def output_constant(y) -> np.ndarray:
+    """A constant part of f's output as a float array; anything non-numeric is refused.
+
+    >>> output_constant([1, 2]).tolist()
+    [1.0, 2.0]
+    """
     try:
         value = np.asarray(y)
     except (TypeError, ValueError):
@@ -108,8 +118,7 @@ def unpack(y, cls, tag: int, k: int):
             f"f must return real numbers, arrays or Duals (or lists of them); got "
             f"{type(y).__name__}" + (f" of dtype {value.dtype}" if value.dtype.kind != "O" else "")
         )
-    value = value.astype(float)
-    return value, cls.zero_parts(k, value.shape)
+    return value.astype(float)
 
 
 def _seeds(n: int, start: int, k: int, shape: tuple) -> np.ndarray:
@@ -154,6 +163,24 @@ def jvp(f: Function, x: ArrayLike, v: ArrayLike):
     tag = new_tag()
     value, (t,) = unpack(f(Dual._new(x, v[None], tag)), Dual, tag, 1)
     return value, t[0]
+
+
+def vjp(f: Function, x: ArrayLike):
+    """Vector-Jacobian product by reverse mode: ``(f(x), pullback)``.
+
+    f runs once on a recording carrier; ``pullback(u)`` returns ``u @ J(x)``
+    shaped like x, any number of times, and a leading axis on u batches k
+    cotangents into one backward sweep.
+
+    >>> import numpy as np
+    >>> y, pullback = vjp(lambda x: x[0] * x[1], [2.0, 3.0])
+    >>> float(y), pullback(1.0).tolist()
+    (6.0, [3.0, 2.0])
+    """
+    from .tape import Recording
+
+    rec = Recording(f, as_input(x))
+    return rec.value, rec.pullback
 
 
 def derivative(f: Function, x: ArrayLike):

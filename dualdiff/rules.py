@@ -227,17 +227,21 @@ def unary_derivatives(ufunc, x, y):
 # tangent, where tangents carry a leading direction axis and are None for
 # constant arguments.  Rules use NumPy calls only, so they also run on nested
 # carriers (this is how HyperDual gets the linear algebra for free).
+# ``vjp(out, primals, u, needs)`` is the reverse rule: u is the output's
+# cotangent with a leading axis of k cotangents (for tuple outputs a list, None
+# where no cotangent reached); it returns one adjoint (k, *shape) per primal,
+# None where ``needs`` is False.
 
 
 class Primitive:
-    """A non-element-wise operation with its forward rule.
+    """A non-element-wise operation with its forward (and reverse) rule.
 
     >>> Primitive("twice", lambda a: 2 * a, lambda out, primals, tangents: 2 * tangents[0])
     Primitive(twice)
     """
 
-    def __init__(self, name, fn, jvp):
-        self.name, self.fn, self.jvp = name, fn, jvp
+    def __init__(self, name, fn, jvp, vjp=None):
+        self.name, self.fn, self.jvp, self.vjp = name, fn, jvp, vjp
 
     def __repr__(self):
         return f"Primitive({self.name})"
@@ -290,7 +294,41 @@ def _matmul_jvp(z, primals, tangents):
     return out
 
 
-MATMUL = Primitive("matmul", np.matmul, _matmul_jvp)
+def _sum_to(u, shape):
+    """Sum u (k, ...) down to (k, *shape) over broadcast axes."""
+    extra = np.ndim(u) - 1 - len(shape)
+    axes = tuple(range(1, 1 + extra)) + tuple(
+        1 + extra + i for i, s in enumerate(shape) if s == 1 and np.shape(u)[1 + extra + i] != 1)
+    if axes:
+        u = np.sum(u, axis=axes, keepdims=True)
+    return np.reshape(u, np.shape(u)[:1] + tuple(shape))
+
+
+def _matmul_vjp(z, primals, u, needs):
+    # z = a b: a_bar = u b^T, b_bar = a^T u (vectors promoted to matrices)
+    a, b = primals
+    avec, bvec = np.ndim(a) == 1, np.ndim(b) == 1
+    if np.ndim(a) == 2 and bvec:  # matrix-vector: one GEMM per adjoint
+        return (u[:, :, None] * b if needs[0] else None,
+                np.matmul(u, a) if needs[1] else None)
+    if avec and np.ndim(b) == 2:
+        return (np.matmul(u, _swap(b)) if needs[0] else None,
+                a[:, None] * u[:, None, :] if needs[1] else None)
+    a2 = a[None, :] if avec else a
+    b2 = b[:, None] if bvec else b
+    u2 = u[..., None] if bvec else u
+    u2 = u2[..., None, :] if avec else u2
+    ga = gb = None
+    if needs[0]:
+        ga = _sum_to(np.matmul(u2, _swap(b2)), np.shape(a2))
+        ga = ga[..., 0, :] if avec else ga
+    if needs[1]:
+        gb = _sum_to(np.matmul(_swap(a2), u2), np.shape(b2))
+        gb = gb[..., 0] if bvec else gb
+    return ga, gb
+
+
+MATMUL = Primitive("matmul", np.matmul, _matmul_jvp, _matmul_vjp)
 
 
 def einsum_parts(subscripts: str, nops: int):
@@ -338,7 +376,63 @@ def einsum_primitive(subscripts: str, nops: int) -> Primitive:
                 terms.append(np.einsum(spec, *ops, optimize=True))
         return _total(terms)
 
-    return Primitive(f"einsum({explicit})", fn, jvp)
+    def vjp(z, primals, u, needs):
+        # multilinear: operand i's adjoint is one einsum of u with the others
+        shapes = [np.shape(p) for p in primals]
+        subs, osub, fresh = _explicit(ins, out, shapes, used | {k})
+        out_adj = []
+        for i, need in enumerate(needs):
+            if not need:
+                out_adj.append(None)
+                continue
+            others = [(s, p) for j, (s, p) in enumerate(zip(subs, primals)) if j != i]
+            seen = set(osub) | {c for s, _ in others for c in s}
+            target, eyes, extra = "", [], []
+            for pos, c in enumerate(subs[i]):
+                if c in subs[i][:pos]:  # repeated letter: put the adjoint on the diagonal
+                    d = next(fresh)
+                    target += d
+                    eyes.append((c + d, np.eye(shapes[i][pos])))
+                else:
+                    target += c
+                    if c not in seen:  # summed only inside operand i: broadcast
+                        extra.append((c, np.ones(shapes[i][pos])))
+            ops = [(k + osub, u)] + others + extra + eyes
+            spec = ",".join(s for s, _ in ops) + "->" + k + target
+            out_adj.append(np.einsum(spec, *[p for _, p in ops], optimize=True))
+        return tuple(out_adj)
+
+    return Primitive(f"einsum({explicit})", fn, jvp, vjp)
+
+
+def _explicit(ins, out, shapes, used):
+    """Subscripts with every ellipsis spelled out in fresh letters; a size-1 broadcast
+    axis gets a letter of its own so that the adjoint sums over it."""
+    pool = iter(c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                if c not in used)
+    if "..." not in "".join(ins) + out:
+        return ins, out, pool
+    nd = [len(sh) - (len(s) - 3 if "..." in s else len(s)) for s, sh in zip(ins, shapes)]
+    width = max(nd)
+    full = [next(pool) for _ in range(width)]
+    sizes = [1] * width
+    for s, sh, n in zip(ins, shapes, nd):
+        if "..." in s:
+            start = s.index("...")
+            for j in range(n):
+                sizes[width - n + j] = max(sizes[width - n + j], sh[start + j])
+    new_ins = []
+    for s, sh, n in zip(ins, shapes, nd):
+        if "..." not in s:
+            new_ins.append(s)
+            continue
+        start = s.index("...")
+        letters = ""
+        for j in range(n):
+            pos = width - n + j
+            letters += full[pos] if sh[start + j] == sizes[pos] else next(pool)
+        new_ins.append(s.replace("...", letters))
+    return new_ins, out.replace("...", "".join(full)), pool
 
 
 def _swap(m):
@@ -359,7 +453,27 @@ def _solve_jvp(x, primals, tangents):
     return out[..., 0] if vec else out
 
 
-SOLVE = Primitive("solve", np.linalg.solve, _solve_jvp)
+def _solve_vjp(x, primals, u, needs):
+    # x = A^-1 b: b_bar = A^-T u, A_bar = -b_bar x^T
+    a, b = primals
+    vec = np.ndim(b) == 1
+    if np.ndim(a) == 2 and np.ndim(b) <= 2:  # one factorisation for all k cotangents
+        k = np.shape(u)[0]
+        cols = np.reshape(np.moveaxis(u, 0, -1), (np.shape(a)[0], -1))
+        gb = np.moveaxis(np.reshape(np.linalg.solve(_swap(a), cols),
+                                    np.shape(u)[1:] + (k,)), -1, 0)
+    else:
+        uu = u[..., None] if vec else u
+        gb = np.linalg.solve(_swap(a), uu)
+        gb = gb[..., 0] if vec else gb
+    ga = None
+    if needs[0]:
+        g2, x2 = (gb[..., None], x[..., None]) if vec else (gb, x)
+        ga = _sum_to(-np.matmul(g2, _swap(x2)), np.shape(a))
+    return ga, (_sum_to(gb, np.shape(b)) if needs[1] else None)
+
+
+SOLVE = Primitive("solve", np.linalg.solve, _solve_jvp, _solve_vjp)
 
 
 def _slogdet_jvp(out, primals, tangents):
@@ -368,7 +482,17 @@ def _slogdet_jvp(out, primals, tangents):
     return None, np.trace(np.linalg.solve(a, ta), axis1=-2, axis2=-1)
 
 
-SLOGDET = Primitive("slogdet", lambda a: tuple(np.linalg.slogdet(a)), _slogdet_jvp)
+def _slogdet_vjp(out, primals, u, needs):
+    # log|det A| has gradient A^-T; the sign has none
+    (a,) = primals
+    ul = u[1]
+    if ul is None:
+        return (None,)
+    return (ul[..., None, None] * np.linalg.inv(_swap(a)),)
+
+
+SLOGDET = Primitive("slogdet", lambda a: tuple(np.linalg.slogdet(a)), _slogdet_jvp,
+                    _slogdet_vjp)
 
 
 def lower_symmetric(t, lower=True):
@@ -391,7 +515,28 @@ def _cholesky_jvp(L, primals, tangents):
     return np.matmul(L, np.tril(m, -1) + 0.5 * m * np.eye(n))
 
 
-CHOLESKY = Primitive("cholesky", np.linalg.cholesky, _cholesky_jvp)
+def lower_symmetric_adjoint(g, lower=True):
+    """Transpose of :func:`lower_symmetric`: fold the other triangle onto the read one.
+
+    >>> lower_symmetric_adjoint(np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    [[1.0, 0.0], [5.0, 4.0]]
+    """
+    if lower:
+        return np.tril(g) + np.tril(_swap(g), -1)
+    return np.triu(g) + np.triu(_swap(g), 1)
+
+
+def _cholesky_vjp(L, primals, u, needs):
+    # transpose of the jvp: P = Phi(L^T L_bar), S_bar = L^-T P L^-1
+    n = np.shape(L)[-1]
+    m = np.matmul(_swap(L), u)
+    p = np.tril(m, -1) + 0.5 * m * np.eye(n)
+    y = np.linalg.solve(_swap(L), p)
+    s = _swap(np.linalg.solve(_swap(L), _swap(y)))
+    return (lower_symmetric_adjoint(s),)
+
+
+CHOLESKY = Primitive("cholesky", np.linalg.cholesky, _cholesky_jvp, _cholesky_vjp)
 
 
 def eigh_primitive(uplo: str) -> Primitive:
@@ -413,7 +558,24 @@ def eigh_primitive(uplo: str) -> Primitive:
         f = np.where(off, 1.0 / np.where(off, gap, 1.0), 0.0)
         return np.diagonal(p, axis1=-2, axis2=-1), np.matmul(v, f * p)
 
-    return Primitive("eigh", fn, jvp)
+    def vjp(out, primals, u, needs):
+        # P_bar = diag(w_bar) + F o (V^T V_bar); S_bar = V P_bar V^T
+        w, v = out
+        uw, uv = u
+        n = np.shape(w)[-1]
+        off = ~np.eye(n, dtype=bool)
+        gap = w[..., None, :] - w[..., :, None]
+        f = np.where(off, 1.0 / np.where(off, gap, 1.0), 0.0)
+        terms = []
+        if uw is not None:
+            terms.append(uw[..., :, None] * np.eye(n))
+        if uv is not None:
+            terms.append(f * np.matmul(_swap(v), uv))
+        pbar = _total(terms)
+        s = np.matmul(np.matmul(v, pbar), _swap(v))
+        return (lower_symmetric_adjoint(s, uplo == "L"),)
+
+    return Primitive("eigh", fn, jvp, vjp)
 
 
 def _lstsq_fn(a, b):
@@ -436,4 +598,21 @@ def _lstsq_jvp(x, primals, tangents):
     return dx[..., 0] if vec else dx
 
 
-LSTSQ = Primitive("lstsq", _lstsq_fn, _lstsq_jvp)
+def _lstsq_vjp(x, primals, u, needs):
+    # c = (A^T A)^-1 x_bar: b_bar = A c, A_bar = -(A c) x^T + r c^T, r = b - A x
+    a, b = primals
+    vec = np.ndim(b) == 1
+    if vec:
+        b, x, u = b[:, None], x[:, None], u[..., None]
+    c = np.linalg.solve(np.matmul(_swap(a), a), u)
+    ac = np.matmul(a, c)
+    ga = gb = None
+    if needs[0]:
+        r = b - np.matmul(a, x)
+        ga = np.matmul(r, _swap(c)) - np.matmul(ac, _swap(x))
+    if needs[1]:
+        gb = ac[..., 0] if vec else ac
+    return ga, gb
+
+
+LSTSQ = Primitive("lstsq", _lstsq_fn, _lstsq_jvp, _lstsq_vjp)

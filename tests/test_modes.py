@@ -1,0 +1,122 @@
+"""jacobian / gradient in forward, reverse and auto mode."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dualdiff as dd
+from dualdiff import modes
+from dualdiff.tape import Recording
+
+
+def _mlp(n, m, seed=0):
+    rng = np.random.default_rng(seed)
+    w1, w2 = rng.normal(size=(8, n)), rng.normal(size=(m, 8))
+    f = lambda x: w2 @ np.tanh(w1 @ x)
+    ref = lambda x: w2 @ ((1 - np.tanh(w1 @ x) ** 2)[:, None] * w1)  # hand-derived
+    return f, ref, rng.normal(size=n)
+
+
+@pytest.mark.parametrize("n,m", [(1, 7), (7, 1), (5, 5), (12, 3), (3, 12)])
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_every_mode_gives_the_hand_derived_jacobian(n, m, mode):
+    f, ref, x = _mlp(n, m)
+    for _ in range(4):  # auto's later calls take remembered / timed paths
+        np.testing.assert_allclose(dd.jacobian(f, x, mode=mode), ref(x), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(chunk=st.integers(1, 9), n=st.integers(1, 6), m=st.integers(1, 9))
+def test_chunk_does_not_change_the_result(chunk, n, m):
+    f, ref, x = _mlp(n, m, seed=n * 10 + m)
+    for mode in ("forward", "reverse"):
+        np.testing.assert_allclose(dd.jacobian(f, x, mode=mode, chunk=chunk), ref(x),
+                                   rtol=1e-12, atol=1e-12)
+    rec = Recording(f, x)
+    np.testing.assert_allclose(modes.forward_rows(rec, chunk), ref(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(modes.reverse_rows(rec, chunk), ref(x), rtol=1e-12, atol=1e-12)
+
+
+def test_shapes_follow_jax_in_reverse_mode():
+    x = np.ones((2, 3))
+    jac = dd.jacobian(lambda x: np.stack([x.sum(axis=0), (x**2).sum(axis=0)]), x,
+                      mode="reverse")
+    assert jac.shape == (2, 3, 2, 3)
+    assert jac[1, 2, 1, 2] == 2.0 and jac[1, 2, 0, 2] == 2.0 and jac[1, 2, 1, 1] == 0.0
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_gradient_modes(mode):
+    x = np.array([0.5, -1.0, 2.0])
+    g = dd.gradient(lambda x: np.sum(np.exp(x) * x), x, mode=mode)
+    np.testing.assert_allclose(g, np.exp(x) * (1 + x), rtol=1e-13)
+    assert dd.gradient(lambda x: x**3, 2.0, mode=mode) == 12.0
+
+
+def test_auto_uses_the_cost_model_and_remembers():
+    f, ref, x = _mlp(40, 2)
+    dd.jacobian(f, x)  # first call: one recording, swept in reverse
+    entry = modes._memory[f][(40,)]
+    assert entry["m"] == 2
+    assert modes.choose(40, 2) == "reverse" and modes.clear_cut(40, 2) is False
+    g, ref2, x2 = _mlp(400, 2)
+    dd.jacobian(g, x2)
+    dd.jacobian(g, x2)
+    assert modes._memory[g][(400,)].keys() == {"m"}  # clear cut: nothing timed, reverse taken
+
+
+def test_auto_times_both_modes_when_sizes_are_close():
+    f, ref, x = _mlp(6, 5)
+    for _ in range(1 + 2 * modes.TRIALS):  # the recording, then the timed trials
+        np.testing.assert_allclose(dd.jacobian(f, x), ref(x), rtol=1e-12, atol=1e-12)
+    entry = modes._memory[f][(6,)]
+    assert {"forward", "reverse"} <= set(entry) and entry["trials"] == 2 * modes.TRIALS
+    entry["forward"], entry["reverse"] = 1.0, 2.0  # stale, inflated timings
+    for _ in range(modes.RECHECK):  # a recheck times both modes again: times only go down
+        np.testing.assert_allclose(dd.jacobian(f, x), ref(x), rtol=1e-12, atol=1e-12)
+    assert entry["forward"] < 1.0 and entry["reverse"] < 2.0
+
+
+def test_auto_with_functions_that_cannot_be_remembered():
+    np.testing.assert_allclose(dd.jacobian(np.sin, np.array([0.0, 1.0])),
+                               np.diag(np.cos([0.0, 1.0])), rtol=1e-15)
+
+
+def test_mode_and_chunk_validation():
+    f = lambda x: x * 2
+    with pytest.raises(ValueError, match="mode must be one of"):
+        dd.jacobian(f, np.ones(2), mode="sideways")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        dd.gradient(lambda x: np.sum(x), np.ones(2), mode="backward")
+    with pytest.raises(ValueError, match="chunk must be a positive integer"):
+        dd.jacobian(f, np.ones(2), mode="reverse", chunk=0)
+    with pytest.raises(ValueError, match="scalar-valued"):
+        dd.gradient(f, np.ones(2), mode="reverse")
+
+
+def test_auto_falls_back_to_forward_for_rules_without_vjp(monkeypatch):
+    from dualdiff import rules
+
+    monkeypatch.setattr(rules.MATMUL, "vjp", None)
+    w = np.arange(6.0).reshape(2, 3)
+    f = lambda x: w @ np.sin(x)
+    x = np.array([0.1, 0.2, 0.3])
+    ref = w * np.cos(x)
+    for _ in range(3):
+        np.testing.assert_allclose(dd.jacobian(f, x), ref, rtol=1e-14)
+    with pytest.raises(TypeError, match="no reverse-mode"):
+        dd.jacobian(f, x, mode="reverse")
+
+
+def test_auto_nests_inside_forward_mode():
+    # Hessian of sum(x**3 * x[0]) by forward over auto (reverse) gradients
+    x = np.array([0.5, -1.0, 2.0])
+    f = lambda x: np.sum(x**3) * x[0]
+    hand = np.diag(6 * x * x[0])
+    hand[0, :] += 3 * x**2
+    hand[:, 0] += 3 * x**2
+    np.testing.assert_allclose(dd.jacobian(lambda x: dd.gradient(f, x), x, mode="forward"),
+                               hand, rtol=1e-13)
+    np.testing.assert_allclose(dd.jacobian(lambda x: dd.gradient(f, x, mode="forward"), x),
+                               hand, rtol=1e-13)
