@@ -305,7 +305,7 @@ def _solve_jvp(x, primals, tangents):
     vec = np.ndim(b) == 1
     nd = np.ndim(x)
     rhs = _total([None if tb is None else _lead_expand(tb, nd),
-                  None if ta is None else -_lead_expand(np.matmul(ta, x), nd)])
+                  None if ta is None else -np.matmul(_lead_expand(ta, nd), x)])
     if vec:
         return np.linalg.solve(a, rhs[..., None])[..., 0]
     return np.linalg.solve(a, rhs)
@@ -372,8 +372,10 @@ def _lstsq_jvp(x, primals, tangents):
         b, x = b[:, None], x[:, None]
         tb = None if tb is None else tb[..., None]
     r = b - np.matmul(a, x)
+    nd = np.ndim(x)  # expand tangents before pairing them with x, r (batched b)
+    ta = None if ta is None else _lead_expand(ta, nd)
     inner = _total([tb, None if ta is None else -np.matmul(ta, x)])
-    rhs = _total([np.matmul(_swap(a), _lead_expand(inner, 2)),
+    rhs = _total([np.matmul(_swap(a), _lead_expand(inner, nd)),
                   None if ta is None else np.matmul(_swap(ta), r)])
     dx = np.linalg.solve(np.matmul(_swap(a), a), rhs)
     return dx[..., 0] if vec else dx
