@@ -19,7 +19,7 @@ from .drivers import ArrayLike, Function, as_input, check_chunk, check_scalar, u
 from .hyperdual import HyperDual
 
 #: Bytes the k x k cross part of a Hessian pass may take; bounds the default block.
-HESSIAN_BUDGET = 2**23
+HESSIAN_BUDGET = 2**21
 #: Bytes the k x n cross part of a Hessian-vector pass may take.
 HVP_BUDGET = 2**24
 

@@ -48,6 +48,32 @@ def _fit(t, lead_shape: tuple, shape: tuple, *avoid):
     return np.broadcast_to(expand(t, len(lead_shape), len(shape)), full).copy()
 
 
+def _plain(*xs) -> bool:
+    return all(type(x) is not np.ndarray or x.dtype != object for x in xs) and not any(
+        isinstance(x, Carrier) for x in xs)
+
+
+def _scale(t, g, fresh: bool):
+    """``t * g``, in place when t is a fresh plain array that keeps its shape."""
+    if fresh and type(t) is np.ndarray and _plain(g) and np.ndim(g) <= t.ndim and \
+            np.broadcast_shapes(t.shape, np.shape(g)) == t.shape:
+        t *= g
+        return t
+    return t * g
+
+
+def _acc(acc, term):
+    """Running sum of derivative terms; ``acc`` is (array or None, fresh?)."""
+    total, fresh = acc
+    if total is None:
+        return term
+    if fresh and type(total) is np.ndarray and type(term[0]) is np.ndarray and \
+            np.broadcast_shapes(total.shape, term[0].shape) == total.shape:
+        total += term[0]
+        return total, True
+    return total + term[0], True
+
+
 def _is(entry, number: float) -> bool:
     return type(entry) is float and entry == number
 
@@ -152,7 +178,7 @@ class HyperDual(Carrier):
             d1, d2 = rules.unary_derivatives(ufunc, v, y)
             out1, out2, out12 = b * d1, c * d1, d * d1
             if not _is(d2, 0.0):
-                out12 = out12 + outer(b, c) * d2
+                out12 = _acc((out12, True), (_scale(outer(b, c), d2, True), True))[0]
             if ufunc in rules.KINKS:
                 # at 0 the sign comes from the first non-zero part: value, then
                 # eps1 / eps2, then eps12 (so |-x**2| has second derivative 2)
@@ -184,26 +210,27 @@ class HyperDual(Carrier):
             a1, a2, a12 = expand(a1, 1, nd), expand(a2, 1, nd), expand(a12, 2, nd)
         if b1 is not None:
             b1, b2, b12 = expand(b1, 1, nd), expand(b2, 1, nd), expand(b12, 2, nd)
-        out1 = out2 = out12 = None
-
-        def add(acc, term):
-            return term if acc is None else acc + term
-
+        out1 = out2 = out12 = (None, False)
         with np.errstate(all="ignore"):
             for f1, t1, t2, t12 in ((fx, a1, a2, a12), (fy, b1, b2, b12)):
                 if t1 is None or _is(f1, 0.0):
                     continue
                 if _is(f1, 1.0):
-                    out1, out2, out12 = add(out1, t1), add(out2, t2), add(out12, t12)
+                    out1, out2 = _acc(out1, (t1, False)), _acc(out2, (t2, False))
+                    out12 = _acc(out12, (t12, False))
                 else:
                     g = _at(f1, av, bv, z)
-                    out1, out2, out12 = add(out1, t1 * g), add(out2, t2 * g), add(out12, t12 * g)
+                    out1, out2 = _acc(out1, (t1 * g, True)), _acc(out2, (t2 * g, True))
+                    out12 = _acc(out12, (t12 * g, True))
             for f2, s, t in ((fxx, a1, a2), (fyy, b1, b2)):
                 if s is not None and not _is(f2, 0.0):
-                    out12 = add(out12, outer(s, t) * _at(f2, av, bv, z))
+                    out12 = _acc(out12, (_scale(outer(s, t), _at(f2, av, bv, z), True), True))
             if a1 is not None and b1 is not None and not _is(fxy, 0.0):
-                cross = outer(a1, b2) + outer(b1, a2)
-                out12 = add(out12, cross if _is(fxy, 1.0) else cross * _at(fxy, av, bv, z))
+                cross = _acc((outer(a1, b2), True), (outer(b1, a2), True))[0]
+                if not _is(fxy, 1.0):
+                    cross = _scale(cross, _at(fxy, av, bv, z), True)
+                out12 = _acc(out12, (cross, True))
+        out1, out2, out12 = out1[0], out2[0], out12[0]
         k1, k2 = k
         parts = [np.zeros((k1,) + shape) if out1 is None else _fit(out1, (k1,), shape, a1, b1),
                  np.zeros((k2,) + shape) if out2 is None else _fit(out2, (k2,), shape, a2, b2),
