@@ -16,7 +16,7 @@ import numpy as np
 
 from .carrier import new_tag
 from .drivers import ArrayLike, Function, as_input, check_chunk, check_scalar, unpack
-from .hyperdual import HyperDual
+from .hyperdual import HyperDual, zero
 
 #: Bytes the k x k cross part of a Hessian pass may take; bounds the default block.
 HESSIAN_BUDGET = 2**21
@@ -64,7 +64,7 @@ def value_gradient_and_hessian(f: Function, x: ArrayLike, chunk: int | None = No
             sj, kj = blocks[j]
             seed_j = seed_i if j == i else _basis(n, sj, kj, shape)
             tag = new_tag()
-            y = f(HyperDual._new(x, seed_i, seed_j, np.zeros((ki, kj) + shape), tag))
+            y = f(HyperDual._new(x, seed_i, seed_j, zero((ki, kj) + shape), tag))
             value, (g_i, g_j, h) = unpack(y, HyperDual, tag, (ki, kj))
             check_scalar(value, "hessian")
             rows[i][j] = h
@@ -108,7 +108,7 @@ def hvp(f: Function, x: ArrayLike, v: ArrayLike, chunk: int | None = None):
     out = []
     for s, kk in _blocks(n, k):
         tag = new_tag()
-        y = f(HyperDual._new(x, _basis(n, s, kk, shape), v, np.zeros((kk, 1) + shape), tag))
+        y = f(HyperDual._new(x, _basis(n, s, kk, shape), v, zero((kk, 1) + shape), tag))
         value, (_, _, h) = unpack(y, HyperDual, tag, (kk, 1))
         check_scalar(value, "hvp")
         out.append(h[:, 0])

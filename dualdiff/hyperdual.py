@@ -40,26 +40,32 @@ def outer(b, c):
     return b[:, None] * c[None, :]
 
 
+def zero(shape: tuple):
+    """A read-only zero part (a broadcast view: no memory, skipped by the rules)."""
+    return np.broadcast_to(np.zeros(()), tuple(shape))
+
+
+def is_zero(t) -> bool:
+    """True for a part made by :func:`zero` (or any constant-zero broadcast view)."""
+    return (type(t) is np.ndarray and not t.flags.writeable and not any(t.strides)
+            and (t.size == 0 or t.flat[0] == 0))
+
+
 def _fit(t, lead_shape: tuple, shape: tuple, *avoid):
     """t broadcast to ``lead_shape + shape``, as a fresh array when it is one of ``avoid``."""
     full = tuple(lead_shape) + tuple(shape)
+    if t is None or is_zero(t):
+        return zero(full)
     if np.shape(t) == full and not any(t is a for a in avoid):
         return t
     return np.broadcast_to(expand(t, len(lead_shape), len(shape)), full).copy()
 
 
-def _plain(*xs) -> bool:
-    return all(type(x) is not np.ndarray or x.dtype != object for x in xs) and not any(
-        isinstance(x, Carrier) for x in xs)
-
-
-def _scale(t, g, fresh: bool):
-    """``t * g``, in place when t is a fresh plain array that keeps its shape."""
-    if fresh and type(t) is np.ndarray and _plain(g) and np.ndim(g) <= t.ndim and \
-            np.broadcast_shapes(t.shape, np.shape(g)) == t.shape:
-        t *= g
-        return t
-    return t * g
+def _times(t, g):
+    """(t * g, fresh?): g == 1 returns t itself, not a copy."""
+    if type(g) is float and g == 1.0:
+        return t, False
+    return t * g, True
 
 
 def _acc(acc, term):
@@ -173,21 +179,24 @@ class HyperDual(Carrier):
         y = ufunc(v)
         k1, k2 = x.k
         if ufunc in rules.PIECEWISE_CONSTANT:
-            return cls._new(y, *cls.zero_parts((k1, k2), np.shape(y)), x.tag)
+            shape = np.shape(y)
+            return cls._new(y, zero((k1,) + shape), zero((k2,) + shape),
+                            zero((k1, k2) + shape), x.tag)
         with np.errstate(all="ignore"):
             d1, d2 = rules.unary_derivatives(ufunc, v, y)
-            out1, out2, out12 = b * d1, c * d1, d * d1
+            out1, out2 = b * d1, c * d1
+            out12 = None if is_zero(d) else d * d1
             if not _is(d2, 0.0):
-                out12 = _acc((out12, True), (_scale(outer(b, c), d2, True), True))[0]
+                out12 = _acc((out12, True), (outer(b * d2, c), True))[0]
             if ufunc in rules.KINKS:
                 # at 0 the sign comes from the first non-zero part: value, then
                 # eps1 / eps2, then eps12 (so |-x**2| has second derivative 2)
-                zero = v == 0
+                at0 = v == 0
                 bb, cc = b[:, None], c[None, :]
                 s12 = np.where(bb != 0, np.sign(bb), np.where(cc != 0, np.sign(cc), np.sign(d)))
-                out1 = np.where(zero, np.abs(b), out1)
-                out2 = np.where(zero, np.abs(c), out2)
-                out12 = np.where(zero, s12 * d, out12)
+                out1 = np.where(at0, np.abs(b), out1)
+                out2 = np.where(at0, np.abs(c), out2)
+                out12 = np.where(at0, s12 * d, 0.0 if out12 is None else out12)
         return cls._new(y, _fit(out1, (k1,), np.shape(y), b), _fit(out2, (k2,), np.shape(y), c),
                         _fit(out12, (k1, k2), np.shape(y), d), x.tag)
 
@@ -215,27 +224,21 @@ class HyperDual(Carrier):
             for f1, t1, t2, t12 in ((fx, a1, a2, a12), (fy, b1, b2, b12)):
                 if t1 is None or _is(f1, 0.0):
                     continue
-                if _is(f1, 1.0):
-                    out1, out2 = _acc(out1, (t1, False)), _acc(out2, (t2, False))
-                    out12 = _acc(out12, (t12, False))
-                else:
-                    g = _at(f1, av, bv, z)
-                    out1, out2 = _acc(out1, (t1 * g, True)), _acc(out2, (t2 * g, True))
-                    out12 = _acc(out12, (t12 * g, True))
+                g = 1.0 if _is(f1, 1.0) else _at(f1, av, bv, z)
+                out1, out2 = _acc(out1, _times(t1, g)), _acc(out2, _times(t2, g))
+                if not is_zero(t12):
+                    out12 = _acc(out12, _times(t12, g))
             for f2, s, t in ((fxx, a1, a2), (fyy, b1, b2)):
                 if s is not None and not _is(f2, 0.0):
-                    out12 = _acc(out12, (_scale(outer(s, t), _at(f2, av, bv, z), True), True))
+                    out12 = _acc(out12, (outer(s * _at(f2, av, bv, z), t), True))
             if a1 is not None and b1 is not None and not _is(fxy, 0.0):
-                cross = _acc((outer(a1, b2), True), (outer(b1, a2), True))[0]
-                if not _is(fxy, 1.0):
-                    cross = _scale(cross, _at(fxy, av, bv, z), True)
-                out12 = _acc(out12, (cross, True))
+                g = 1.0 if _is(fxy, 1.0) else _at(fxy, av, bv, z)
+                out12 = _acc(out12, (outer(_times(a1, g)[0], b2), True))
+                out12 = _acc(out12, (outer(_times(b1, g)[0], a2), True))
         out1, out2, out12 = out1[0], out2[0], out12[0]
         k1, k2 = k
-        parts = [np.zeros((k1,) + shape) if out1 is None else _fit(out1, (k1,), shape, a1, b1),
-                 np.zeros((k2,) + shape) if out2 is None else _fit(out2, (k2,), shape, a2, b2),
-                 np.zeros((k1, k2) + shape) if out12 is None
-                 else _fit(out12, (k1, k2), shape, a12, b12)]
+        parts = [_fit(out1, (k1,), shape, a1, b1), _fit(out2, (k2,), shape, a2, b2),
+                 _fit(out12, (k1, k2), shape, a12, b12)]
         return cls._new(z, *parts, tag)
 
     @classmethod
@@ -306,5 +309,9 @@ class HyperDual(Carrier):
         self.value[index] = value
         index = index if isinstance(index, tuple) else (index,)
         nd = np.ndim(slot)
-        for part, lead, t in ((self.eps1, 1, e1), (self.eps2, 1, e2), (self.eps12, 2, e12)):
+        for name, lead, t in (("eps1", 1, e1), ("eps2", 1, e2), ("eps12", 2, e12)):
+            part = getattr(self, name)
+            if type(part) is np.ndarray and not part.flags.writeable:  # a zero() view
+                part = part.copy()
+                setattr(self, name, part)
             part[(slice(None),) * lead + index] = 0.0 if t is None else expand(t, lead, nd)
