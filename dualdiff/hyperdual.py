@@ -19,6 +19,9 @@ so there is no second copy of any rule.
 
 from __future__ import annotations
 
+import math
+import sys
+
 import numpy as np
 
 from . import rules
@@ -37,7 +40,40 @@ def expand(t, lead: int, ndim: int):
 
 def outer(b, c):
     """Cross term ``b (k1, ...) x c (k2, ...) -> (k1, k2, ...)`` (same rank, broadcast)."""
-    return b[:, None] * c[None, :]
+    return _multiply(b[:, None], c[None, :])
+
+
+# Cross parts are large (k1 k2 n) and short-lived; allocating each afresh makes
+# malloc map and unmap them, and the page faults cost more than the arithmetic.
+# Big plain products therefore go into recycled buffers: a buffer is free again
+# once nothing but this pool refers to it (CPython reference counts).
+_POOL: list = []
+_POOL_MIN = 2**17  # bytes: smaller arrays come from malloc's free lists anyway
+_POOL_MAX = 2**27  # bytes held by the pool at most
+
+
+def _buffer(shape: tuple):
+    nbytes = 8 * math.prod(shape)
+    if nbytes < _POOL_MIN:
+        return np.empty(shape)
+    for buf in _POOL:
+        if buf.shape == shape and sys.getrefcount(buf) == 3:  # pool, loop variable, argument
+            return buf
+    buf = np.empty(shape)
+    held = sum(b.nbytes for b in _POOL)
+    while _POOL and held + nbytes > _POOL_MAX:
+        held -= _POOL.pop(0).nbytes
+    if nbytes <= _POOL_MAX:
+        _POOL.append(buf)
+    return buf
+
+
+def _multiply(t, g):
+    """``t * g``; a large plain float result goes into a recycled buffer."""
+    if type(t) is np.ndarray and t.dtype == np.float64 and (
+            type(g) is float or (type(g) is np.ndarray and g.dtype == np.float64)):
+        return np.multiply(t, g, out=_buffer(np.broadcast_shapes(t.shape, np.shape(g))))
+    return t * g
 
 
 def zero(shape: tuple):
@@ -65,7 +101,7 @@ def _times(t, g):
     """(t * g, fresh?): g == 1 returns t itself, not a copy."""
     if type(g) is float and g == 1.0:
         return t, False
-    return t * g, True
+    return _multiply(t, g), True
 
 
 def _acc(acc, term):
