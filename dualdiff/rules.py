@@ -372,10 +372,8 @@ def _lstsq_jvp(x, primals, tangents):
         b, x = b[:, None], x[:, None]
         tb = None if tb is None else tb[..., None]
     r = b - np.matmul(a, x)
-    nd = np.ndim(x)  # expand tangents before pairing them with x, r (batched b)
-    ta = None if ta is None else _lead_expand(ta, nd)
     inner = _total([tb, None if ta is None else -np.matmul(ta, x)])
-    rhs = _total([np.matmul(_swap(a), _lead_expand(inner, nd)),
+    rhs = _total([np.matmul(_swap(a), _lead_expand(inner, 2)),
                   None if ta is None else np.matmul(_swap(ta), r)])
     dx = np.linalg.solve(np.matmul(_swap(a), a), rhs)
     return dx[..., 0] if vec else dx

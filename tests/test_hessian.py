@@ -187,3 +187,25 @@ def test_scipy_trust_exact_and_newton_cg_converge_on_rosenbrock(n):
                       hessp=lambda x, p: dd.hvp(rosen, x, p), options={"xtol": 1e-10})
     assert res.success, res.message
     np.testing.assert_allclose(res.x, np.ones(n), atol=1e-6)
+
+
+def test_solve_and_lstsq_with_batched_right_hand_sides():
+    # rules fix (solve): the tangent of A must be expanded before it meets a batched x;
+    # before, k == batch paired direction i with right-hand side i silently.
+    A = np.array([[3.0, 1.0], [1.0, 2.0]])
+    B = np.arange(12.0).reshape(3, 2, 2)
+    Ms = (np.eye(2), A, np.eye(2)[::-1])
+    f = lambda x: np.linalg.solve(A + x[0] * Ms[0] + x[1] * Ms[1] + x[2] * Ms[2], B)
+    h = 1e-200
+    ref = np.stack([np.imag(np.linalg.solve(A + 1j * h * M, B)) / h for M in Ms], -1)
+    np.testing.assert_allclose(dd.jacobian(f, np.zeros(3)), ref, rtol=1e-13, atol=1e-15)
+    C = np.random.default_rng(0).normal(size=(5, 2))
+    D = np.random.default_rng(1).normal(size=(5, 3))
+    g = lambda x: np.linalg.lstsq(C + x[0] * C**2 + x[1], D, rcond=None)[0]
+    Cs = (C**2, np.ones((5, 2)))
+
+    def g_ref(M):  # normal equations, analytic (transpose, not conjugate)
+        return np.linalg.solve(M.T @ M, M.T @ D)
+
+    ref = np.stack([np.imag(g_ref(C + 1j * h * M)) / h for M in Cs], -1)
+    np.testing.assert_allclose(dd.jacobian(g, np.zeros(2)), ref, rtol=1e-12, atol=1e-14)
