@@ -209,3 +209,28 @@ def test_solve_and_lstsq_with_batched_right_hand_sides():
 
     ref = np.stack([np.imag(g_ref(C + 1j * h * M)) / h for M in Cs], -1)
     np.testing.assert_allclose(dd.jacobian(g, np.zeros(2)), ref, rtol=1e-12, atol=1e-14)
+
+
+_A = np.random.default_rng(7).normal(size=(4, 4)) + 4 * np.eye(4)
+MEDLEY = {  # plain NumPy idioms; all complex-analytic, so the complex-step reference applies
+    "max": lambda x: np.max(x * x[::-1]),
+    "where": lambda x: np.sum(np.where(x > 1, x**3, np.sin(x))),
+    "sort": lambda x: np.sort(x)[1] * x[0] ** 2,
+    "inv": lambda x: np.sum(np.linalg.inv(_A + np.diag(x))),
+    "det": lambda x: np.linalg.det(_A + np.outer(x, x)),
+    "dot_outer": lambda x: np.dot(x, _A @ x) + np.outer(x, x).sum() * np.tensordot(x, x, 1),
+    "cumprod_prod": lambda x: np.sum(np.cumprod(x)) + np.prod(x) ** 2,
+    "clip_diff_roll": lambda x: np.sum(np.clip(x, 0.7, 1.2) ** 2 + np.diff(x, append=0.0) ** 3
+                                       * np.roll(x, 1)),
+    "kron_pad": lambda x: np.sum(np.kron(x, x) ** 2) + np.sum(np.pad(x, 1) ** 3),
+    "matrix_power": lambda x: np.sum(np.linalg.matrix_power(_A + np.diag(x), 3)),
+    "reshape_mean": lambda x: np.sum(np.mean(np.reshape(x, (2, 2)) ** 2, axis=0) ** 2),
+}
+
+
+@pytest.mark.parametrize("name", list(MEDLEY))
+def test_numpy_medley_vs_complex_step(name):
+    x = np.random.default_rng(8).uniform(0.5, 1.5, 4)
+    f = MEDLEY[name]
+    ref = cs_fd_hessian(f, x)
+    np.testing.assert_allclose(dd.hessian(f, x), ref, rtol=1e-7, atol=1e-7 * np.abs(ref).max())
