@@ -49,7 +49,7 @@ def outer(b, c):
 # once nothing but this pool refers to it (CPython reference counts).
 _POOL: list = []
 _POOL_MIN = 2**17  # bytes: smaller arrays come from malloc's free lists anyway
-_POOL_MAX = 2**27  # bytes held by the pool at most
+_POOL_MAX = 2**26  # bytes held by the pool at most
 
 
 def _buffer(shape: tuple):
