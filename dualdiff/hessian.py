@@ -25,7 +25,11 @@ HVP_BUDGET = 2**24
 
 
 def hessian_chunk(n: int) -> int:
-    """Directions per block: the largest k with ``8 k^2 n <= HESSIAN_BUDGET`` (at least 1)."""
+    """Directions per block: the largest k with ``8 k^2 n <= HESSIAN_BUDGET`` (at least 1).
+
+    >>> hessian_chunk(10), hessian_chunk(1000)
+    (10, 16)
+    """
     return max(1, min(n, math.isqrt(HESSIAN_BUDGET // (8 * max(n, 1)))))
 
 

@@ -30,7 +30,11 @@ from .dual import Dual
 
 
 def expand(t, lead: int, ndim: int):
-    """Insert unit axes after ``lead`` direction axes so ``t`` has rank ``lead + ndim``."""
+    """Insert unit axes after ``lead`` direction axes so ``t`` has rank ``lead + ndim``.
+
+    >>> expand(np.ones((2, 3, 4)), 2, 3).shape
+    (2, 3, 1, 4)
+    """
     missing = ndim - (np.ndim(t) - lead)
     if missing <= 0:
         return t
@@ -39,7 +43,11 @@ def expand(t, lead: int, ndim: int):
 
 
 def outer(b, c):
-    """Cross term ``b (k1, ...) x c (k2, ...) -> (k1, k2, ...)`` (same rank, broadcast)."""
+    """Cross term ``b (k1, ...) x c (k2, ...) -> (k1, k2, ...)`` (same rank, broadcast).
+
+    >>> outer(np.ones((2, 5)), np.ones((3, 5))).shape
+    (2, 3, 5)
+    """
     return _multiply(b[:, None], c[None, :])
 
 
@@ -77,12 +85,20 @@ def _multiply(t, g):
 
 
 def zero(shape: tuple):
-    """A read-only zero part (a broadcast view: no memory, skipped by the rules)."""
+    """A read-only zero part (a broadcast view: no memory, skipped by the rules).
+
+    >>> is_zero(zero((4, 4, 100))), is_zero(np.zeros(3))
+    (True, False)
+    """
     return np.broadcast_to(np.zeros(()), tuple(shape))
 
 
 def is_zero(t) -> bool:
-    """True for a part made by :func:`zero` (or any constant-zero broadcast view)."""
+    """True for a part made by :func:`zero` (or any constant-zero broadcast view).
+
+    >>> is_zero(np.broadcast_to(0.0, (2, 3))), is_zero(np.broadcast_to(1.0, (2, 3)))
+    (True, False)
+    """
     return (type(t) is np.ndarray and not t.flags.writeable and not any(t.strides)
             and (t.size == 0 or t.flat[0] == 0))
 
