@@ -99,8 +99,8 @@ def is_zero(t) -> bool:
     >>> is_zero(np.broadcast_to(0.0, (2, 3))), is_zero(np.broadcast_to(1.0, (2, 3)))
     (True, False)
     """
-    return (type(t) is np.ndarray and not t.flags.writeable and not any(t.strides)
-            and (t.size == 0 or t.flat[0] == 0))
+    return bool(type(t) is np.ndarray and not t.flags.writeable and not any(t.strides)
+                and (t.size == 0 or t.flat[0] == 0))
 
 
 def _fit(t, lead_shape: tuple, shape: tuple, *avoid):
