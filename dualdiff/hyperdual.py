@@ -32,7 +32,7 @@ from .dual import Dual
 def expand(t, lead: int, ndim: int):
     """Insert unit axes after ``lead`` direction axes so ``t`` has rank ``lead + ndim``.
 
-    >>> expand(np.ones((2, 3, 4)), 2, 3).shape
+    >>> expand(np.ones((2, 3, 4)), 2, 2).shape
     (2, 3, 1, 4)
     """
     missing = ndim - (np.ndim(t) - lead)
