@@ -9,7 +9,10 @@ from . import functions as _functions  # noqa: F401  (registers NumPy functions)
 from . import linalg as _linalg  # noqa: F401
 from .drivers import derivative, gradient, jacobian, jvp, value_and_jacobian, vjp
 from .dual import Dual
+from .hessian import hessian, hvp, value_gradient_and_hessian
+from .hyperdual import HyperDual
 
 __version__ = "0.1.0"
 __all__ = ["Dual", "derivative", "gradient", "jacobian", "jvp", "value_and_jacobian",
-           "vjp", "__version__"]
+           "vjp", "__version__", "HyperDual", "hessian", "hvp",
+           "value_gradient_and_hessian"]

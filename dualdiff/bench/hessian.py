@@ -1,0 +1,160 @@
+"""Hessian section: cost of ``hessian`` and ``hvp`` relative to one call of f.
+
+f is the vectorised Rosenbrock function.  Each tool's time is the best of a
+few repeats; ``calls`` counts calls of f per operator (peers trace f once or
+call it on their own number types).  Peers (``--peers``): jax.hessian (jit,
+float64; compile time reported apart), autograd.hessian and
+numdifftools.Hessian, each checked against dualdiff's Hessian first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+
+import dualdiff as dd
+from dualdiff.hessian import hessian_chunk
+
+
+def rosen(x):
+    """The Rosenbrock function, written once for NumPy and the peers' numpy modules."""
+    return _rosen(x, np)
+
+
+def _rosen(x, xp):
+    return xp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def best_time(fn, budget: float = 0.3, max_reps: int = 50) -> float:
+    """Best wall time of fn() over repeats filling about ``budget`` seconds (at least 2)."""
+    times, start = [], time.perf_counter()
+    while len(times) < 2 or (time.perf_counter() - start < budget and len(times) < max_reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+class Counted:
+    """f with a call counter."""
+
+    def __init__(self, f):
+        self.f, self.calls = f, 0
+
+    def __call__(self, x):
+        self.calls += 1
+        return self.f(x)
+
+
+def timed(fn):
+    """(fn(), wall seconds of that call)."""
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def _calls(op, f) -> int:
+    c = Counted(f)
+    op(c)
+    return c.calls
+
+
+def _peers(n, x, v, ref_h, ref_hv):
+    """{tool: (seconds per Hessian, seconds per hvp or None, note)} for installed peers."""
+    out = {}
+    try:
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)
+        f = lambda x: _rosen(x, jnp)
+        hess = jax.jit(jax.hessian(f))
+        hvp = jax.jit(lambda x, v: jax.jvp(jax.grad(f), (x,), (v,))[1])
+        xj, vj = jnp.asarray(x), jnp.asarray(v)
+        t0 = time.perf_counter()
+        h = np.asarray(hess(xj).block_until_ready())
+        compile_s = time.perf_counter() - t0
+        np.testing.assert_allclose(h, ref_h, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(np.asarray(hvp(xj, vj)), ref_hv, rtol=1e-10, atol=1e-10)
+        out["jax.hessian (jit)"] = (
+            best_time(lambda: hess(xj).block_until_ready()),
+            best_time(lambda: hvp(xj, vj).block_until_ready()),
+            f"first call incl. compile {compile_s * 1e3:.0f} ms; hvp = jvp of grad")
+    except ImportError:
+        pass
+    try:
+        import autograd
+        import autograd.numpy as anp
+
+        f = lambda x: _rosen(x, anp)
+        hess = autograd.hessian(f)
+        np.testing.assert_allclose(hess(x), ref_h, rtol=1e-10, atol=1e-10)
+        hvp = autograd.hessian_vector_product(f)
+        np.testing.assert_allclose(hvp(x, v), ref_hv, rtol=1e-10, atol=1e-10)
+        out["autograd.hessian"] = (best_time(lambda: hess(x)), best_time(lambda: hvp(x, v)),
+                                   "reverse over reverse")
+    except ImportError:
+        pass
+    try:
+        import numdifftools as nd
+
+        if n > 100:
+            out["numdifftools.Hessian"] = (None, None, f"skipped at n={n}: O(n^2) calls of f")
+        else:
+            hess = nd.Hessian(rosen)
+            h, t_h = timed(lambda: hess(x))  # one call: seconds at n = 100
+            err = float(np.max(np.abs(h - ref_h)) / np.max(np.abs(ref_h)))
+            np.testing.assert_allclose(h, ref_h, rtol=1e-5, atol=1e-5 * np.abs(ref_h).max())
+            out["numdifftools.Hessian"] = (t_h, None,
+                                           f"finite differences, 1 call; rel. error {err:.0e}")
+    except ImportError:
+        pass
+    return out
+
+
+def run(args) -> dict:
+    sizes = (10, 100) if getattr(args, "quick", False) else (10, 100, 1000)
+    rows = []
+    print(f"{'n':>5} {'tool':<22} {'hessian':>11} {'/f':>10} {'hvp':>10} {'/f':>8}  calls  note")
+    for n in sizes:
+        rng = np.random.default_rng(n)
+        x = rng.uniform(-1.0, 2.0, n)
+        v = rng.normal(size=n)
+        t_f = best_time(lambda: rosen(x), budget=0.1)
+        h, t_h = timed(lambda: dd.hessian(rosen, x))
+        hv = dd.hvp(rosen, x, v)
+        # sanity: the Hessian of Rosenbrock in closed form (scipy)
+        from scipy.optimize import rosen_hess
+
+        np.testing.assert_allclose(h, rosen_hess(x), rtol=1e-12, atol=1e-12)
+        if n < 1000:  # at n = 1000 one call takes seconds: keep the checked call's time
+            t_h = min(t_h, best_time(lambda: dd.hessian(rosen, x), budget=0.3))
+        t_hv = best_time(lambda: dd.hvp(rosen, x, v))
+        k = hessian_chunk(n)
+        calls_h = -(-n // k) * (-(-n // k) + 1) // 2  # p(p+1)/2 block passes
+        if n < 1000:
+            assert calls_h == _calls(lambda f: dd.hessian(f, x), rosen)
+        calls_hv = _calls(lambda f: dd.hvp(f, x, v), rosen)
+        tools = {"dualdiff": (t_h, t_hv, f"{calls_h} / {calls_hv} calls (hessian / hvp)")}
+        if getattr(args, "peers", False):
+            tools.update(_peers(n, x, v, h, hv))
+        for tool, (th, thv, note) in tools.items():
+            row = {"n": n, "tool": tool, "t_f": t_f, "t_hessian": th, "t_hvp": thv,
+                   "hessian_over_f": None if th is None else th / t_f,
+                   "hvp_over_f": None if thv is None else thv / t_f, "note": note}
+            rows.append(row)
+            fmt = lambda t: "-" if t is None else f"{t * 1e3:9.3f}ms"
+            ratio = lambda t, w: "-" if t is None else f"{t / t_f:{w}.0f}"
+            calls = f"{calls_h:5d}" if tool == "dualdiff" else "    -"
+            print(f"{n:5d} {tool:<22} {fmt(th):>11} {ratio(th, 10):>10} {fmt(thv):>10} "
+                  f"{ratio(thv, 8):>8}  {calls}  {note}", flush=True)
+    result = {"section": "hessian", "function": "Rosenbrock (vectorised)", "rows": rows,
+              "note": "times are best-of-repeats wall seconds; ratios are time / time of f"}
+    out = getattr(args, "out", ".")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "hessian.json"), "w") as fh:
+        json.dump(result, fh, indent=1)
+    return result

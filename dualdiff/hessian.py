@@ -1,0 +1,119 @@
+"""Second-order drivers: Hessians and Hessian-vector products with hyper-duals.
+
+A pass seeds ``eps1`` with the basis block I (k_I directions), ``eps2`` with
+block J and ``eps12 = 0``; the e1e2 part of the scalar output is then the
+block ``H[I, J]``, and the e1 / e2 parts are the gradient blocks ``g[I]`` /
+``g[J]``.  As H is symmetric only the p(p+1)/2 blocks with I <= J are run
+(p = ceil(n / k)); k is bounded by a memory budget on the k x k x n cross
+part (blocked hyper-duals as in HyperHessians.jl).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .carrier import new_tag
+from .drivers import ArrayLike, Function, as_input, check_chunk, check_scalar, unpack
+from .hyperdual import HyperDual, zero
+
+#: Bytes the k x k cross part of a Hessian pass may take; bounds the default block.
+HESSIAN_BUDGET = 2**21
+#: Bytes the k x n cross part of a Hessian-vector pass may take.
+HVP_BUDGET = 2**24
+
+
+def hessian_chunk(n: int) -> int:
+    """Directions per block: the largest k with ``8 k^2 n <= HESSIAN_BUDGET`` (at least 1).
+
+    >>> hessian_chunk(10), hessian_chunk(1000)
+    (10, 16)
+    """
+    return max(1, min(n, math.isqrt(HESSIAN_BUDGET // (8 * max(n, 1)))))
+
+
+def _basis(n: int, start: int, k: int, shape: tuple) -> np.ndarray:
+    seed = np.zeros((k, n))
+    seed[np.arange(k), start + np.arange(k)] = 1.0
+    return seed.reshape((k,) + tuple(shape))
+
+
+def _blocks(n: int, k: int) -> list:
+    return [(s, min(k, n - s)) for s in range(0, n, k)] or [(0, 0)]
+
+
+def value_gradient_and_hessian(f: Function, x: ArrayLike, chunk: int | None = None):
+    """``(f(x), gradient, Hessian)`` of a scalar f from the same hyper-dual passes.
+
+    The gradient is shaped like x, the Hessian ``x.shape + x.shape``.  ``chunk``
+    is the block size k (default: bounded by :data:`HESSIAN_BUDGET`); the cost is
+    ``p(p+1)/2`` passes of f with ``p = ceil(n / k)``.
+
+    >>> import numpy as np
+    >>> v, g, H = value_gradient_and_hessian(lambda x: x[0] ** 2 * x[1], [3.0, 2.0])
+    >>> float(v), g.tolist(), H.tolist()
+    (18.0, [12.0, 9.0], [[4.0, 6.0], [6.0, 0.0]])
+    """
+    x = as_input(x)
+    shape, n = np.shape(x), int(np.prod(np.shape(x)))
+    k = check_chunk(chunk) or hessian_chunk(n)
+    blocks = _blocks(n, k)
+    rows: list = [[None] * len(blocks) for _ in blocks]
+    grad: list = [None] * len(blocks)
+    value = None
+    for i, (si, ki) in enumerate(blocks):
+        seed_i = _basis(n, si, ki, shape)
+        for j in range(i, len(blocks)):
+            sj, kj = blocks[j]
+            seed_j = seed_i if j == i else _basis(n, sj, kj, shape)
+            tag = new_tag()
+            y = f(HyperDual._new(x, seed_i, seed_j, zero((ki, kj) + shape), tag))
+            value, (g_i, g_j, h) = unpack(y, HyperDual, tag, (ki, kj))
+            check_scalar(value, "hessian")
+            rows[i][j] = h
+            if j != i:
+                rows[j][i] = np.swapaxes(h, 0, 1)
+            grad[i], grad[j] = g_i, g_j
+    hess = np.concatenate([np.concatenate(r, axis=1) for r in rows], axis=0)
+    grad = np.concatenate(grad)
+    return value, np.reshape(grad, shape), np.reshape(hess, shape + shape)
+
+
+def hessian(f: Function, x: ArrayLike, chunk: int | None = None):
+    """Hessian ``H[i..., j...] = d^2 f / dx_i dx_j`` of a scalar f, shape ``x.shape * 2``.
+
+    Exact (no step size); symmetric to rounding.  See
+    :func:`value_gradient_and_hessian` for ``chunk`` and the cost.
+
+    >>> import numpy as np
+    >>> hessian(lambda x: np.sum(x ** 3), [1.0, 2.0]).tolist()
+    [[6.0, 0.0], [0.0, 12.0]]
+    """
+    return value_gradient_and_hessian(f, x, chunk)[2]
+
+
+def hvp(f: Function, x: ArrayLike, v: ArrayLike, chunk: int | None = None):
+    """Hessian-vector product ``H(x) v`` of a scalar f, shaped like x.
+
+    Each pass seeds ``eps2 = v`` and ``eps1`` with k basis directions, giving k
+    entries of ``H v`` in memory O(k n); k is bounded by :data:`HVP_BUDGET`, so
+    memory stays O(n) and the cost is ``ceil(n / k)`` passes (forward mode has
+    no cheaper route to a full ``H v``: it needs the whole gradient).
+
+    >>> import numpy as np
+    >>> hvp(lambda x: x[0] ** 2 * x[1], [3.0, 2.0], [1.0, 0.0]).tolist()
+    [4.0, 6.0]
+    """
+    x = as_input(x)
+    shape, n = np.shape(x), int(np.prod(np.shape(x)))
+    v = np.broadcast_to(np.asarray(v, dtype=float), shape)[None]
+    k = check_chunk(chunk) or max(1, min(n, HVP_BUDGET // (8 * max(n, 1))))
+    out = []
+    for s, kk in _blocks(n, k):
+        tag = new_tag()
+        y = f(HyperDual._new(x, _basis(n, s, kk, shape), v, zero((kk, 1) + shape), tag))
+        value, (_, _, h) = unpack(y, HyperDual, tag, (kk, 1))
+        check_scalar(value, "hvp")
+        out.append(h[:, 0])
+    return np.reshape(np.concatenate(out), shape)
