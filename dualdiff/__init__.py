@@ -9,7 +9,8 @@ from . import functions as _functions  # noqa: F401  (registers NumPy functions)
 from . import linalg as _linalg  # noqa: F401
 from .drivers import derivative, gradient, jacobian, jvp, value_and_jacobian
 from .dual import Dual
+from .sparse import JacobianPlan, jacobian_plan, jacobian_sparsity
 
 __version__ = "0.1.0"
 __all__ = ["Dual", "derivative", "gradient", "jacobian", "jvp", "value_and_jacobian",
-           "__version__"]
+           "jacobian_sparsity", "jacobian_plan", "JacobianPlan", "__version__"]
