@@ -4,6 +4,8 @@ and scipy's least_squares / solve_ivp as real clients."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 from scipy.optimize import least_squares
 from scipy.optimize._numdiff import group_columns
@@ -234,3 +236,15 @@ def test_solve_ivp_bdf_brusselator():
     np.testing.assert_allclose(sol.y[:, -1], ref.y[:, -1], rtol=1e-6, atol=1e-8)
     assert counts["dd"] < counts["fd"]
     assert plan.detections == 1
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 10**6), st.floats(0.05, 0.5))
+def test_random_sparse_functions_match_complex_step(n, seed, density):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(n + 2, n)) * (rng.random((n + 2, n)) < density)
+    f = lambda x: np.tanh(A @ x) * np.concatenate([x, x[:1], x[-1:]]) + np.cumsum(A @ (x * x))
+    x = rng.uniform(-1.0, 1.0, n)
+    J = dd.jacobian(f, x, sparsity="auto")
+    assert J.shape == (n + 2, n)
+    np.testing.assert_allclose(J.toarray(), cs_jacobian(f, x), rtol=1e-12, atol=1e-15)
