@@ -255,8 +255,11 @@ class Tracer(Carrier):
         out = prim.fn(*values)
         if prim is rules.MATMUL and all(np.ndim(v) <= 2 for v in values):
             return cls._new(out, _matmul_pattern(split, np.shape(out), n), tag)
-        if prim.name.startswith("einsum("):
-            pat = _einsum_pattern(prim.name[7:-1], split, np.shape(out), n)
+        spec = prim.name[7:-1] if prim.name.startswith("einsum(") else None
+        if prim is rules.MATMUL and min(np.ndim(v) for v in values) >= 2:
+            spec = "...ij,...jk->...ik"  # batched matmul: its einsum
+        if spec is not None:
+            pat = _einsum_pattern(spec, split, np.shape(out), n)
             if pat is not None:
                 return cls._new(out, pat, tag)
         # conservative: every output depends on every input involved

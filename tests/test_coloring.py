@@ -65,7 +65,7 @@ def test_greedy_path_on_interleaved_pattern():
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 25), st.integers(1, 25), st.floats(0.05, 0.5), st.integers(0, 10**6))
 def test_random_patterns_valid_and_bounded(m, n, density, seed):
-    p = sp.random(m, n, density=density, format="csr", rng=np.random.default_rng(seed)) != 0
+    p = sp.csr_array(np.random.default_rng(seed).random((m, n)) < density)
     for colors, pat in ((coloring.column_coloring(p), p), (coloring.row_coloring(p), p.T)):
         assert colors.shape == (pat.shape[1],)
         assert coloring.is_valid(pat, colors)

@@ -85,6 +85,10 @@ def test_matmul_follows_constant_nonzeros():
     # both operands traced: every term of the product counts
     assert dense(dd.jacobian_sparsity(lambda x: x @ x, np.ones(3))).sum() == 3
     assert dense(dd.jacobian_sparsity(lambda x: np.outer(x, x), np.ones(3))).sum() == 18 - 3
+    # batched matmul: each batch follows its own constant matrix
+    B = np.stack([np.eye(2), np.ones((2, 2))])
+    p = dense(dd.jacobian_sparsity(lambda x: (B @ x.reshape(2, 2, 1)).ravel(), np.ones(4)))
+    assert np.array_equal(p, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 1], [0, 0, 1, 1]])
 
 
 def test_other_primitives_depend_on_all_inputs():
