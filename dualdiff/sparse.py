@@ -27,7 +27,7 @@ from . import coloring
 from .carrier import new_tag
 from .drivers import MEMORY_BUDGET, as_input, check_mode, unpack
 from .dual import Dual
-from .tracer import Tracer, empty
+from .tracer import Tracer, _empty
 
 Function = Callable[..., Any]
 
@@ -39,10 +39,10 @@ def _traced(y, tag: int, n: int):
     if isinstance(y, (list, tuple)) or (isinstance(y, np.ndarray) and y.dtype == object):
         items = [_traced(e, tag, n) for e in y]
         if not items:
-            return np.zeros((0,)), empty(0, n)
+            return np.zeros((0,)), _empty(0, n)
         return np.stack([v for v, _ in items]), sp.vstack([p for _, p in items], format="csr")
     value = np.asarray(getattr(y, "value", y), dtype=float)
-    return value, empty(value.size, n)
+    return value, _empty(value.size, n)
 
 
 def jacobian_sparsity(f: Function, x, *args) -> sp.csr_array:

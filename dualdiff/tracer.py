@@ -41,13 +41,13 @@ DENSE_LIMIT = 2**25
 
 # -- row patterns: CSR (indptr, indices) kept as scipy csr_array of bools -------
 
-def empty(rows: int, n: int) -> sp.csr_array:
+def _empty(rows: int, n: int) -> sp.csr_array:
     """A pattern with no dependence: rows x n."""
     return sp.csr_array((np.zeros(0, bool), np.zeros(0, np.int32),
                          np.zeros(rows + 1, np.int32)), shape=(rows, n))
 
 
-def identity(n: int) -> sp.csr_array:
+def _identity(n: int) -> sp.csr_array:
     """The pattern of the input itself: element j depends on input j."""
     i = np.arange(n, dtype=np.int32)
     return sp.csr_array((np.ones(n, bool), i, np.arange(n + 1, dtype=np.int32)), shape=(n, n))
@@ -62,7 +62,7 @@ def _csr(indptr, indices, n):
     return out
 
 
-def gather_rows(parts, index, n: int) -> sp.csr_array:
+def _gather_rows(parts, index, n: int) -> sp.csr_array:
     """Rows ``index`` (flat, 0 = empty row, 1.. = rows of the stacked parts)."""
     index = np.asarray(index, dtype=np.int64).ravel()
     if len(parts) == 1 and index.size == parts[0].shape[0] + 0 and index.size and \
@@ -78,16 +78,16 @@ def gather_rows(parts, index, n: int) -> sp.csr_array:
     return _csr(indptr, indices[pos], n)
 
 
-def broadcast_rows(pattern, shape: tuple, to: tuple) -> sp.csr_array:
+def _broadcast_rows(pattern, shape: tuple, to: tuple) -> sp.csr_array:
     """Rows of ``pattern`` (of an array of ``shape``) broadcast to ``to``."""
     if tuple(shape) == tuple(to):
         return pattern
     size = int(np.prod(shape))
     idx = np.broadcast_to(np.arange(1, size + 1).reshape(shape), to)
-    return gather_rows([pattern], idx, pattern.shape[1])
+    return _gather_rows([pattern], idx, pattern.shape[1])
 
 
-def union(a, b):
+def _union(a, b):
     """Row-wise union of two patterns of the same shape (either may be None)."""
     if a is None or a is b:
         return b
@@ -98,12 +98,12 @@ def union(a, b):
     return (a + b).tocsr()
 
 
-def union_all_rows(patterns) -> np.ndarray:
+def _union_all_rows(patterns) -> np.ndarray:
     """The union of every row of every pattern: sorted input indices."""
     return np.unique(np.concatenate([np.zeros(0, np.int64)] + [p.indices for p in patterns]))
 
 
-def full_rows(cols: np.ndarray, rows: int, n: int) -> sp.csr_array:
+def _full_rows(cols: np.ndarray, rows: int, n: int) -> sp.csr_array:
     """Every one of ``rows`` rows depends on ``cols``."""
     k = len(cols)
     if rows * k > DENSE_LIMIT * 4:
@@ -153,7 +153,7 @@ class Tracer(Carrier):
         x = np.array(x, dtype=float)
         tag = new_tag() if tag is None else tag
         cls._widths[tag] = x.size
-        return cls._new(x, identity(x.size), tag)
+        return cls._new(x, _identity(x.size), tag)
 
     @classmethod
     def _new(cls, value, pattern, tag):
@@ -169,7 +169,7 @@ class Tracer(Carrier):
     def _from_parts(cls, parts, tag):
         value, pattern = parts
         if not sp.issparse(pattern):  # a constant made by np.zeros_like & co.
-            pattern = empty(int(np.size(value)), cls._widths[tag])
+            pattern = _empty(int(np.size(value)), cls._widths[tag])
         return cls._new(value, pattern, tag)
 
     def _map_parts(self, fn):
@@ -207,7 +207,7 @@ class Tracer(Carrier):
         with np.errstate(all="ignore"):
             y = ufunc(x.value)
         if ufunc in rules.PIECEWISE_CONSTANT:
-            return cls._new(y, empty(np.size(y), x.pattern.shape[1]), x.tag)
+            return cls._new(y, _empty(np.size(y), x.pattern.shape[1]), x.tag)
         return cls._new(y, x.pattern, x.tag)
 
     @classmethod
@@ -226,8 +226,8 @@ class Tracer(Carrier):
             if deriv is rules.NONDIFF:
                 raise TypeError(f"{ufunc.__name__}: no derivative with respect to its {pos} "
                                 f"argument; pass a constant there.")
-            out = union(out, broadcast_rows(p, np.shape(v), shape))
-        return cls._new(z, empty(int(np.prod(shape)), n) if out is None else out, tag)
+            out = _union(out, _broadcast_rows(p, np.shape(v), shape))
+        return cls._new(z, _empty(int(np.prod(shape)), n) if out is None else out, tag)
 
     @classmethod
     def _linear(cls, g, xs, tag, op, adjoint=None):
@@ -237,14 +237,14 @@ class Tracer(Carrier):
         n = cls._widths[tag]
         value = op(*[v for v, _ in split])
         shapes = [np.shape(v) for v, _ in split]
-        parts = [p if p is not None else empty(int(np.prod(s)), n)
+        parts = [p if p is not None else _empty(int(np.prod(s)), n)
                  for (_, p), s in zip(split, shapes)]
         if adjoint is None:
-            return cls._new(value, gather_rows(parts, index_map(op, shapes), n), tag)
+            return cls._new(value, _gather_rows(parts, index_map(op, shapes), n), tag)
         if len(xs) != 1:
             raise TypeError("sparsity detection: a linear map of several arguments with "
                             "an adjoint is not supported")
-        J = linear_structure(op, adjoint, shapes[0], np.shape(value))
+        J = _linear_structure(op, adjoint, shapes[0], np.shape(value))
         return cls._new(value, _apply(J, parts[0]), tag)
 
     @classmethod
@@ -263,14 +263,14 @@ class Tracer(Carrier):
             if pat is not None:
                 return cls._new(out, pat, tag)
         # conservative: every output depends on every input involved
-        cols = union_all_rows([p for _, p in split if p is not None])
+        cols = _union_all_rows([p for _, p in split if p is not None])
         if isinstance(out, tuple):
             probe = [None if p is None else np.zeros((1,) + np.shape(v)) for v, p in split]
             with np.errstate(all="ignore"):
                 live = prim.jvp(out, values, probe)
-            return tuple(o if dt is None else cls._new(o, full_rows(cols, np.size(o), n), tag)
+            return tuple(o if dt is None else cls._new(o, _full_rows(cols, np.size(o), n), tag)
                          for o, dt in zip(out, live))
-        return cls._new(out, full_rows(cols, np.size(out), n), tag)
+        return cls._new(out, _full_rows(cols, np.size(out), n), tag)
 
     def _setitem(self, index, item):
         value, pattern = self._split(item, self.tag)
@@ -282,8 +282,8 @@ class Tracer(Carrier):
         src = np.broadcast_to(np.arange(isize).reshape(np.shape(value)), pos.shape)
         rows = np.arange(1, size + 1)
         rows[pos.ravel()] = size + 1 + src.ravel()
-        item_rows = pattern if pattern is not None else empty(isize, n)
-        self.pattern = gather_rows([self.pattern, item_rows], rows, n)
+        item_rows = pattern if pattern is not None else _empty(isize, n)
+        self.pattern = _gather_rows([self.pattern, item_rows], rows, n)
 
 
 class Branch(np.ndarray):
@@ -317,12 +317,12 @@ def _matmul_pattern(split, out_shape, n):
         k, j = np.nonzero(b2)
         i = np.repeat(np.arange(m), len(k))
         J = _structure(i * q + np.tile(j, m), i * p + np.tile(k, m), (size, m * p))
-        out = union(out, _apply(J, ap))
+        out = _union(out, _apply(J, ap))
     if bp is not None:  # J[(i, j), (k, j)] = a[i, k]
         i, k = np.nonzero(a2)
         j = np.tile(np.arange(q), len(i))
         J = _structure(np.repeat(i, q) * q + j, np.repeat(k, q) * q + j, (size, p * q))
-        out = union(out, _apply(J, bp))
+        out = _union(out, _apply(J, bp))
     return out
 
 
@@ -346,11 +346,11 @@ def _einsum_pattern(spec, split, out_shape, n):
         terms = ",".join(k + s if j == i else s for j, s in enumerate(ins))
         jt = np.einsum(f"{terms}->{k}{out}", *ops, optimize=True).reshape(ni, size)
         c, r = np.nonzero(jt)
-        pat = union(pat, _apply(_structure(r, c, (size, ni)), p))
+        pat = _union(pat, _apply(_structure(r, c, (size, ni)), p))
     return pat
 
 
-def linear_structure(op, adjoint, in_shape, out_shape) -> sp.csr_array:
+def _linear_structure(op, adjoint, in_shape, out_shape) -> sp.csr_array:
     """The 0/1 structure (out, in) of a linear map with coefficients >= 0.
 
     When each input goes to exactly one output (sum), the adjoint applied to
@@ -396,8 +396,8 @@ def _where(condition, x=None, y=None):
     pat = None
     for v, p in ((xv, xp), (yv, yp)):
         if p is not None:
-            pat = union(pat, broadcast_rows(p, np.shape(v), shape))
-    pat = empty(value.size, n) if pat is None else pat
+            pat = _union(pat, _broadcast_rows(p, np.shape(v), shape))
+    pat = _empty(value.size, n) if pat is None else pat
     return Tracer._new(value.astype(float), pat, tag)
 
 
