@@ -128,7 +128,8 @@ class JacobianPlan:
         else:
             self.pattern, groups = _parse(sparsity, None, self.n)
         self.m = self.pattern.shape[0]
-        self._choose(check_mode(mode), groups)
+        self._mode = check_mode(mode)
+        self._choose(self._mode, groups)
 
     def _redetect(self, x, args) -> bool:
         """Detect at x; True when the pattern changed."""
@@ -173,7 +174,7 @@ class JacobianPlan:
         if self.recheck is True or (self.recheck == "auto" and fresh):
             if self._redetect(x, args):
                 self.m = self.pattern.shape[0]
-                self._choose(self.mode)
+                self._choose(self._mode)
         compressed = self._forward(x, args) if self.mode == "forward" else self._reverse(x, args)
         data = compressed.ravel()[self._read]
         p = self.pattern
@@ -202,6 +203,9 @@ class JacobianPlan:
             # a copy: f may write into x (and so into its tangent) in place
             y = self.f(Dual._new(x, seed.copy(), tag), *args)
             _, (t,) = unpack(y, Dual, tag, k)
+            if np.size(t) != k * self.m:
+                raise ValueError(f"f returned {np.size(t) // k} values at this x; the plan's "
+                                 f"pattern has {self.m} rows. Make a new plan.")
             out.append(np.reshape(t, (k, -1)))
         return out[0] if len(out) == 1 else np.concatenate(out)
 

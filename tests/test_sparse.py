@@ -248,3 +248,10 @@ def test_random_sparse_functions_match_complex_step(n, seed, density):
     J = dd.jacobian(f, x, sparsity="auto")
     assert J.shape == (n + 2, n)
     np.testing.assert_allclose(J.toarray(), cs_jacobian(f, x), rtol=1e-12, atol=1e-15)
+
+
+def test_plan_refuses_changed_output_size():
+    plan = dd.jacobian_plan(lambda x, k: x[:k] * 2.0, np.ones(4), args=(3,))
+    assert plan(np.ones(4)).shape == (3, 4)
+    with pytest.raises(ValueError, match="new plan"):
+        plan(np.ones(4), 2)
