@@ -11,8 +11,9 @@ from .drivers import derivative, gradient, jacobian, jvp, value_and_jacobian, vj
 from .dual import Dual
 from .hessian import hessian, hvp, value_gradient_and_hessian
 from .hyperdual import HyperDual
+from .sparse import JacobianPlan, jacobian_plan, jacobian_sparsity
 
 __version__ = "0.1.0"
-__all__ = ["Dual", "derivative", "gradient", "jacobian", "jvp", "value_and_jacobian",
-           "vjp", "__version__", "HyperDual", "hessian", "hvp",
-           "value_gradient_and_hessian"]
+__all__ = ["Dual", "HyperDual", "derivative", "gradient", "jacobian", "jvp", "vjp",
+           "value_and_jacobian", "hessian", "hvp", "value_gradient_and_hessian",
+           "jacobian_sparsity", "jacobian_plan", "JacobianPlan", "__version__"]
