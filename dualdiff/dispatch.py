@@ -137,6 +137,7 @@ def apply_ufunc(ufunc, inputs):
     if len(inputs) == 1 and isinstance(inputs[0], Carrier):
         owner = inputs[0]
     else:
+        inputs = tuple(_operand(x) for x in inputs)
         owner = find_owner(inputs)
     cls = type(owner)
     if ufunc in rules.UNARY or ufunc in rules.PIECEWISE_CONSTANT:
@@ -154,6 +155,29 @@ def apply_ufunc(ufunc, inputs):
 
 
 # -- appliers -----------------------------------------------------------------
+
+def lift(x):
+    """A list/tuple holding carriers as one stacked carrier (else x unchanged), so
+    ``np.concatenate([x[:2], [np.sum(x)]])`` keeps every derivative.
+
+    >>> from dualdiff import Dual
+    >>> lift([Dual(1.0, 1.0), 2.0]).tangent.tolist()
+    [[1.0, 0.0]]
+    """
+    if isinstance(x, (list, tuple)) and find_owner(x) is not None:
+        return np.stack([lift(e) for e in x])
+    return x
+
+
+def _operand(x):
+    """A ufunc operand: sequences lifted, Python numbers as NumPy scalars (so a
+    rule's ``1.0 / y`` at y = 0 gives inf like NumPy, not ZeroDivisionError)."""
+    if type(x) is float:
+        return np.float64(x)
+    if type(x) is int:
+        return np.int64(x) if -2**63 <= x < 2**63 else np.float64(x)
+    return lift(x)
+
 
 def linear(g, *xs, op, adjoint=None):
     """Apply a linear map to every part of xs.
@@ -173,6 +197,7 @@ def linear(g, *xs, op, adjoint=None):
     owner = find_owner(xs)
     if owner is None:
         return op(*xs)
+    xs = tuple(lift(x) for x in xs)
     return type(owner)._linear(g, xs, owner.tag, op, adjoint)
 
 
@@ -218,7 +243,7 @@ def primitive(prim, *args):
     owner = find_owner(args)
     if owner is None:
         return prim.fn(*args)
-    return type(owner)._primitive(prim, args, owner.tag)
+    return type(owner)._primitive(prim, tuple(lift(a) for a in args), owner.tag)
 
 
 # -- indexing -------------------------------------------------------------------

@@ -51,7 +51,7 @@ UNARY = {
     np.arctan: (lambda x, y: 1.0 / (1.0 + x * x), lambda x, y, d: -2.0 * x * d * d),
     np.sinh: (lambda x, y: np.cosh(x), lambda x, y, d: y),
     np.cosh: (lambda x, y: np.sinh(x), lambda x, y, d: y),
-    np.tanh: (lambda x, y: 1.0 - y * y, lambda x, y, d: -2.0 * y * d),
+    np.tanh: (lambda x, y: 1.0 / np.cosh(x) ** 2, lambda x, y, d: -2.0 * y * d),  # 1 - y^2 cancels
     np.arcsinh: (lambda x, y: 1.0 / np.sqrt(x * x + 1.0), lambda x, y, d: -x * d**3),
     np.arccosh: (lambda x, y: 1.0 / np.sqrt(x * x - 1.0), lambda x, y, d: -x * d**3),
     np.arctanh: (lambda x, y: 1.0 / (1.0 - x * x), lambda x, y, d: 2.0 * x * d * d),
@@ -63,7 +63,7 @@ UNARY = {
     # (value, then derivatives), so |-x**2| has second derivative 2.
     np.absolute: (lambda x, y: np.sign(x), 0.0),
     np.fabs: (lambda x, y: np.sign(x), 0.0),
-    sc.expit: (lambda x, y: y * (1.0 - y), lambda x, y, d: d * (1.0 - 2.0 * y)),
+    sc.expit: (lambda x, y: 0.5 / (1.0 + np.cosh(x)), lambda x, y, d: d * (1.0 - 2.0 * y)),
     sc.logit: (lambda x, y: 1.0 / (x * (1.0 - x)), lambda x, y, d: (2.0 * x - 1.0) * d * d),
     sc.erf: (lambda x, y: TWO_OVER_SQRT_PI * np.exp(-x * x), lambda x, y, d: -2.0 * x * d),
     sc.erfc: (lambda x, y: -TWO_OVER_SQRT_PI * np.exp(-x * x), lambda x, y, d: -2.0 * x * d),

@@ -265,3 +265,19 @@ def test_scalar_dual_assignment():
         return s
 
     np.testing.assert_array_equal(dd.jacobian(f, [1.0, 2.0]), [1, 1])
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_lists_holding_duals_inside_numpy_calls(mode):
+    # a list constant that holds a carrier must not be treated as a constant
+    x = np.array([1.0, 2.0, 3.0])
+    jac = dd.jacobian(lambda x: np.concatenate([x[:2], [np.sum(x)]]), x, mode=mode)
+    np.testing.assert_array_equal(jac, [[1, 0, 0], [0, 1, 0], [1, 1, 1]])
+    jac = dd.jacobian(lambda x: x[:2] * [x[2], 1.0], x, mode=mode)
+    np.testing.assert_array_equal(jac, [[3, 0, 1], [0, 1, 0]])
+
+
+def test_division_by_a_python_zero_follows_numpy():
+    with np.errstate(divide="ignore"):
+        assert dd.derivative(lambda x: x / 0.0, 1.0) == np.inf
+        assert dd.derivative(lambda x: x / 0, 1.0) == np.inf

@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
+import dualdiff as dd
 from dualdiff import Dual, rules
 from dualdiff.rules import zeta
 
@@ -487,3 +488,11 @@ def test_abs_kink_resolved_from_the_first_nonzero_part_when_nested():
     # relu through maximum: ties go to the first argument
     assert derivative(lambda x: np.maximum(x, 0.0), 0.0) == 1.0
     assert derivative(lambda x: np.maximum(0.0, x), 0.0) == 0.0
+
+
+def test_saturating_rows_keep_relative_accuracy():
+    # 1 - tanh(x)^2 and y (1 - y) cancel to 0 for large x; the exact values are tiny
+    x = 20.0
+    assert np.isclose(dd.derivative(np.tanh, x), 1.0 / np.cosh(x) ** 2, rtol=1e-14, atol=0)
+    e = np.exp(-40.0)
+    assert np.isclose(dd.derivative(sc.expit, 40.0), e / (1 + e) ** 2, rtol=1e-14, atol=0)
