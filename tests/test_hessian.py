@@ -234,3 +234,26 @@ def test_numpy_medley_vs_complex_step(name):
     f = MEDLEY[name]
     ref = cs_fd_hessian(f, x)
     np.testing.assert_allclose(dd.hessian(f, x), ref, rtol=1e-7, atol=1e-7 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("method", ["hyperdual", "forward-over-reverse", "auto"])
+def test_methods_agree_with_scipy_rosen_hess(method):
+    from scipy.optimize import rosen_der, rosen_hess
+
+    def rosen(x):
+        return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+    x = np.linspace(-1.2, 1.1, 40)
+    v, g, h = dd.value_gradient_and_hessian(rosen, x, chunk=7, method=method)
+    ref = rosen_hess(x)
+    assert np.isclose(v, rosen(x), rtol=1e-15)
+    np.testing.assert_allclose(g, rosen_der(x), rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(h, ref, rtol=1e-13, atol=1e-12 * np.abs(ref).max())
+    u = np.cos(np.arange(40.0))
+    np.testing.assert_allclose(dd.hvp(rosen, x, u, method=method), ref @ u,
+                               rtol=1e-12, atol=1e-11 * np.abs(ref).max())
+
+
+def test_unknown_hessian_method():
+    with pytest.raises(ValueError, match="method"):
+        dd.hessian(lambda x: np.sum(x**2), np.ones(3), method="fd")
