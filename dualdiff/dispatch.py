@@ -137,7 +137,7 @@ def apply_ufunc(ufunc, inputs):
     if len(inputs) == 1 and isinstance(inputs[0], Carrier):
         owner = inputs[0]
     else:
-        inputs = tuple(_operand(x) for x in inputs)
+        inputs = tuple(x if isinstance(x, Carrier) else _operand(x) for x in inputs)
         owner = find_owner(inputs)
     cls = type(owner)
     if ufunc in rules.UNARY or ufunc in rules.PIECEWISE_CONSTANT:

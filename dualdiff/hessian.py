@@ -41,6 +41,9 @@ METHODS = ("auto", "hyperdual", "forward-over-reverse")
 HESSIAN_BUDGET = 2**21
 #: Bytes the k x n cross part of a Hessian-vector pass may take.
 HVP_BUDGET = 2**24
+#: hvp's auto uses hyper-duals up to this n: their cost grows like n f, the
+#: reverse sweep's stays a few f (Rosenbrock: 0.40 vs 0.77 ms at n = 100).
+HVP_HYPERDUAL_MAX = 128
 
 
 def hessian_chunk(n: int) -> int:
@@ -150,7 +153,7 @@ def hvp(f: Function, x: ArrayLike, v: ArrayLike, chunk: int | None = None,
         method: str = "auto"):
     """Hessian-vector product ``H(x) v`` of a scalar f, shaped like x.
 
-    ``"forward-over-reverse"`` (auto's choice past one block): one Dual pass with
+    ``"forward-over-reverse"`` (auto's choice past :data:`HVP_HYPERDUAL_MAX`): one Dual pass with
     tangent v over a reverse sweep, about the cost of a gradient, O(n) memory.
     ``"hyperdual"``: each pass seeds ``eps2 = v`` and ``eps1`` with k basis
     directions, k entries of ``H v`` per pass in memory O(k n) (k bounded by
@@ -163,7 +166,7 @@ def hvp(f: Function, x: ArrayLike, v: ArrayLike, chunk: int | None = None,
     x = as_input(x)
     shape, n = np.shape(x), int(np.prod(np.shape(x)))
     k = check_chunk(chunk) or max(1, min(n, HVP_BUDGET // (8 * max(n, 1))))
-    if _method(method, n, hessian_chunk(n)) == "forward-over-reverse":
+    if _method(method, n, HVP_HYPERDUAL_MAX) == "forward-over-reverse":
         try:
             return jvp(_gradient_recorder(f, "hvp"), x, v)[1]
         except NoReverseRule:

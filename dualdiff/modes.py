@@ -19,7 +19,9 @@ benchmark ``python -m dualdiff bench``):
 
 Only the ratio matters; with one pass of each direction costing about the
 same, auto picks forward iff ``n <= RHO * m`` (RHO below), and uses measured
-pass times when it has them.
+pass times when it has them.  When sizes are close, or when f works on scalars
+(a recording of tiny nodes: Python overhead per operation, not n or m, decides
+the cost), auto times both modes on its first calls and keeps the faster.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ RHO = 1.0
 #: sizes settle the choice when max(n, m) > SPREAD * min(n, m) + SLACK; closer than that,
 #: per-pass overheads decide, so auto times each mode once and keeps the faster
 SPREAD, SLACK = 4.0, 32
+#: a recording whose nodes hold fewer elements than this on average is Python-bound
+#: (scalar loops): per-operation overhead, not n or m, decides, so auto times both modes
+SMALL_NODES = 16
 #: timed calls of each mode before auto settles on the faster one (when sizes are close)
 TRIALS = 3
 #: after that, two of every RECHECK calls time forward and reverse again
@@ -154,6 +159,7 @@ def run_jacobian(f, x, mode, chunk):
             return value, jac
         m = math.prod(rec.y_shape)
         entry["m"] = m
+        entry["small_nodes"] = rec.mean_size < SMALL_NODES
         if choose(n, m) == "reverse":
             return rec.value, reverse_rows(rec, chunk)
         return rec.value, forward_rows(rec, chunk)
@@ -169,7 +175,7 @@ def run_jacobian(f, x, mode, chunk):
         if phase >= RECHECK - 2:
             pick = "forward" if phase == RECHECK - 2 else "reverse"
             return _timed(pick, lambda: _run(pick, f, x, chunk), entry)
-    elif clear_cut(n, m):
+    elif clear_cut(n, m) and not entry.get("small_nodes"):
         pick = choose(n, m)
     else:  # sizes are close: time each mode TRIALS times (first call excluded), keep the faster
         entry["trials"] = trials + 1

@@ -81,7 +81,7 @@ KINKS = {np.absolute, np.fabs}
 
 def _pow_dx(x, y, z):
     # y x**(y-1), taken as 0 where y == 0 (x**0 is constant; 0 * 0**-1 would be nan)
-    if isinstance(y, (int, float)):  # a constant exponent: the common x**2
+    if isinstance(y, (int, float, np.integer)):  # a constant exponent: the common x**2
         return y * x ** (y - 1.0) if y != 0 else 0.0
     d = y * x ** (y - 1.0)
     return np.where(y == 0, 0.0, d) if np.any(y == 0) else d

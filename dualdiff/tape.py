@@ -541,6 +541,12 @@ class Recording:
         return self._order or []
 
     @property
+    def mean_size(self) -> float:
+        """Mean elements per node: small for scalar-loop code (Python-bound)."""
+        sizes = [n.size for n in self.order]
+        return sum(sizes) / len(sizes) if sizes else float(self.leaf.size)
+
+    @property
     def max_size(self) -> int:
         """Largest node (elements): bounds the memory of one cotangent in a sweep."""
         return max([n.size for n in self.order] + [math.prod(self.y_shape), self.leaf.size, 1])

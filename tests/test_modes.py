@@ -63,7 +63,8 @@ def test_auto_uses_the_cost_model_and_remembers():
     g, ref2, x2 = _mlp(400, 2)
     dd.jacobian(g, x2)
     dd.jacobian(g, x2)
-    assert modes._memory[g][(400,)].keys() == {"m"}  # clear cut: nothing timed, reverse taken
+    # clear cut: nothing timed, reverse taken
+    assert set(modes._memory[g][(400,)]) == {"m", "small_nodes"}
 
 
 def test_auto_times_both_modes_when_sizes_are_close():
@@ -120,3 +121,23 @@ def test_auto_nests_inside_forward_mode():
                                hand, rtol=1e-13)
     np.testing.assert_allclose(dd.jacobian(lambda x: dd.gradient(f, x, mode="forward"), x),
                                hand, rtol=1e-13)
+
+
+def test_auto_times_both_modes_for_scalar_loop_code():
+    # n = 30 >> m = 1 would be clear cut by sizes, but a Python loop over scalars is
+    # bound by per-operation overhead: auto must time both modes instead of trusting sizes
+    def loop(x):
+        s = 0.0
+        for i in range(len(x) - 1):
+            s = s + (x[i + 1] - x[i] ** 2) ** 2
+        return s
+
+    x = np.linspace(-1.0, 1.0, 30)
+    ref = np.zeros(30)  # hand-derived gradient
+    r = x[1:] - x[:-1] ** 2
+    ref[1:] += 2 * r
+    ref[:-1] += -4 * x[:-1] * r
+    for _ in range(1 + 2 * modes.TRIALS):
+        np.testing.assert_allclose(dd.gradient(loop, x), ref, rtol=1e-13, atol=1e-13)
+    entry = modes._memory[loop][(30,)]
+    assert entry["small_nodes"] and {"forward", "reverse"} <= set(entry)
