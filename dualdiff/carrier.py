@@ -259,6 +259,27 @@ Carrier.__abs__ = lambda self: np.absolute(self)
 
 # -- helpers shared by the dispatch and the drivers ----------------------------
 
+def direction_part(e, shape: tuple, what: str):
+    """A derivative part for a value of ``shape``: None -> zeros of one direction, an
+    array of ``shape`` -> one direction, ``(k,) + shape`` -> k directions.
+
+    >>> direction_part([1.0, 2.0], (2,), "tangent").shape
+    (1, 2)
+    """
+    if e is None:
+        return np.zeros((1,) + tuple(shape))
+    if not isinstance(e, Carrier):
+        e = np.asarray(e, dtype=float)
+    if np.shape(e) == tuple(shape):
+        e = e[None]
+    if np.shape(e)[1:] != tuple(shape):
+        raise ValueError(
+            f"{what} of shape {np.shape(e)} does not fit value of shape "
+            f"{shape}; expected {shape} (one direction) or (k,) + {shape}."
+        )
+    return e
+
+
 def find_owner(objs) -> Carrier | None:
     """The carrier with the newest tag among ``objs`` (searched into lists/tuples).
 

@@ -121,7 +121,12 @@ def output_constant(y) -> np.ndarray:
     return value.astype(float)
 
 
-def _seeds(n: int, start: int, k: int, shape: tuple) -> np.ndarray:
+def basis_seeds(n: int, start: int, k: int, shape: tuple) -> np.ndarray:
+    """Unit vectors ``start .. start + k - 1`` of R^n, each shaped like ``shape``.
+
+    >>> basis_seeds(3, 1, 2, (3,)).tolist()
+    [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
     seed = np.zeros((k, n))
     seed[np.arange(k), start + np.arange(k)] = 1.0
     return seed.reshape((k,) + shape)
@@ -141,7 +146,7 @@ def forward_columns(f: Function, x, chunk: int | None):
     while start < n or value is None:
         kk = min(k, n - start)
         tag = new_tag()
-        value, (t,) = unpack(f(Dual._new(x, _seeds(n, start, kk, shape), tag)), Dual, tag, kk)
+        value, (t,) = unpack(f(Dual._new(x, basis_seeds(n, start, kk, shape), tag)), Dual, tag, kk)
         cols.append(np.moveaxis(t, 0, -1))
         if chunk is None and start == 0:
             k = default_chunk(n, int(np.prod(np.shape(value))))

@@ -13,7 +13,7 @@ import operator
 import numpy as np
 
 from . import rules
-from .carrier import Carrier
+from .carrier import Carrier, direction_part
 
 try:  # NumPy >= 2 keeps np.errstate in a context variable: setting it directly
     # costs ~0.1 us where entering np.errstate costs ~1 us (once per operation).
@@ -143,18 +143,7 @@ class Dual(Carrier):
     def __init__(self, value, tangent=None, tag: int = 0):
         if not isinstance(value, Carrier):
             value = np.asarray(value, dtype=float)
-        shape = np.shape(value)
-        if tangent is None:
-            tangent = np.zeros((1,) + shape)
-        elif not isinstance(tangent, Carrier):
-            tangent = np.asarray(tangent, dtype=float)
-        if np.shape(tangent) == shape:
-            tangent = tangent[None]
-        if np.shape(tangent)[1:] != shape:
-            raise ValueError(
-                f"Dual: tangent of shape {np.shape(tangent)} does not fit value of shape "
-                f"{shape}; expected {shape} (one direction) or (k,) + {shape}."
-            )
+        tangent = direction_part(tangent, np.shape(value), "Dual: tangent")
         self.value, self.tangent, self.tag = value, tangent, tag
 
     @classmethod

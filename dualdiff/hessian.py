@@ -25,6 +25,7 @@ from .drivers import (
     ArrayLike,
     Function,
     as_input,
+    basis_seeds,
     check_chunk,
     check_scalar,
     forward_columns,
@@ -53,12 +54,6 @@ def hessian_chunk(n: int) -> int:
     (10, 16)
     """
     return max(1, min(n, math.isqrt(HESSIAN_BUDGET // (8 * max(n, 1)))))
-
-
-def _basis(n: int, start: int, k: int, shape: tuple) -> np.ndarray:
-    seed = np.zeros((k, n))
-    seed[np.arange(k), start + np.arange(k)] = 1.0
-    return seed.reshape((k,) + tuple(shape))
 
 
 def _blocks(n: int, k: int) -> list:
@@ -119,10 +114,10 @@ def value_gradient_and_hessian(f: Function, x: ArrayLike, chunk: int | None = No
     grad: list = [None] * len(blocks)
     value = None
     for i, (si, ki) in enumerate(blocks):
-        seed_i = _basis(n, si, ki, shape)
+        seed_i = basis_seeds(n, si, ki, shape)
         for j in range(i, len(blocks)):
             sj, kj = blocks[j]
-            seed_j = seed_i if j == i else _basis(n, sj, kj, shape)
+            seed_j = seed_i if j == i else basis_seeds(n, sj, kj, shape)
             tag = new_tag()
             y = f(HyperDual._new(x, seed_i, seed_j, zero((ki, kj) + shape), tag))
             value, (g_i, g_j, h) = unpack(y, HyperDual, tag, (ki, kj))
@@ -176,7 +171,7 @@ def hvp(f: Function, x: ArrayLike, v: ArrayLike, chunk: int | None = None,
     out = []
     for s, kk in _blocks(n, k):
         tag = new_tag()
-        y = f(HyperDual._new(x, _basis(n, s, kk, shape), v, zero((kk, 1) + shape), tag))
+        y = f(HyperDual._new(x, basis_seeds(n, s, kk, shape), v, zero((kk, 1) + shape), tag))
         value, (_, _, h) = unpack(y, HyperDual, tag, (kk, 1))
         check_scalar(value, "hvp")
         out.append(h[:, 0])

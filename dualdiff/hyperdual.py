@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 from . import rules
-from .carrier import Carrier, new_tag
+from .carrier import Carrier, direction_part, new_tag
 from .dual import Dual
 
 
@@ -160,7 +160,7 @@ class HyperDual(Carrier):
         if not isinstance(value, Carrier):
             value = np.asarray(value, dtype=float)
         shape = np.shape(value)
-        eps1, eps2 = (self._direction(e, shape, name) for e, name in
+        eps1, eps2 = (direction_part(e, shape, f"HyperDual: {name}") for e, name in
                       ((eps1, "eps1"), (eps2, "eps2")))
         k = (np.shape(eps1)[0], np.shape(eps2)[0])
         if eps12 is None:
@@ -175,21 +175,6 @@ class HyperDual(Carrier):
                 f"{k[0]}/{k[1]} directions and value of shape {shape}; expected {k + shape}."
             )
         self.value, self.eps1, self.eps2, self.eps12, self.tag = value, eps1, eps2, eps12, tag
-
-    @staticmethod
-    def _direction(e, shape, name):
-        if e is None:
-            return np.zeros((1,) + shape)
-        if not isinstance(e, Carrier):
-            e = np.asarray(e, dtype=float)
-        if np.shape(e) == shape:
-            e = e[None]
-        if np.shape(e)[1:] != shape:
-            raise ValueError(
-                f"HyperDual: {name} of shape {np.shape(e)} does not fit value of shape "
-                f"{shape}; expected {shape} (one direction) or (k,) + {shape}."
-            )
-        return e
 
     @classmethod
     def _new(cls, value, eps1, eps2, eps12, tag):

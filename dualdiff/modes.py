@@ -33,7 +33,7 @@ import weakref
 
 import numpy as np
 
-from .drivers import MEMORY_BUDGET, check_scalar, forward_columns
+from .drivers import MEMORY_BUDGET, basis_seeds, check_scalar, forward_columns
 from .tape import NoReverseRule, Recording
 
 #: forward wins when n <= RHO * m (a forward column costs about as much as a reverse row)
@@ -63,6 +63,15 @@ def reverse_chunk(rec, m: int) -> int:
     return int(max(1, min(m, MEMORY_BUDGET // (8 * rec.max_size))))
 
 
+def _basis_blocks(count: int, k: int, shape: tuple, apply):
+    """``apply`` on the basis of R^count, k vectors (shaped (k,) + shape) at a time,
+    results stacked into (count, -1)."""
+    return np.concatenate([
+        np.reshape(apply(basis_seeds(count, start, min(k, count - start), shape)),
+                   (min(k, count - start), -1))
+        for start in range(0, count, k)])
+
+
 def reverse_rows(rec, chunk: int | None = None):
     """The Jacobian of a recording, ``chunk`` cotangent rows per backward sweep.
 
@@ -74,19 +83,8 @@ def reverse_rows(rec, chunk: int | None = None):
     m, n = math.prod(y_shape), math.prod(x_shape)
     if m == 0 or n == 0:
         return np.zeros(y_shape + x_shape)
-    k = chunk or reverse_chunk(rec, m)
-    if k >= m:  # one sweep: the identity as cotangents
-        u = np.eye(m).reshape((m,) + y_shape)
-        return np.reshape(rec.sweep(u), y_shape + x_shape)
-    jac = np.empty((m, n))
-    eye = np.eye(k)
-    for start in range(0, m, k):
-        kk = min(k, m - start)
-        u = np.zeros((kk, m))
-        u[:, start:start + kk] = eye[:kk, :kk]
-        jac[start:start + kk] = np.reshape(rec.sweep(u.reshape((kk,) + y_shape), copy=False),
-                                           (kk, n))
-    return np.reshape(jac, y_shape + x_shape)
+    rows = _basis_blocks(m, chunk or reverse_chunk(rec, m), y_shape, rec.sweep)
+    return np.reshape(rows, y_shape + x_shape)
 
 
 def reverse_jacobian(f, x, chunk: int | None = None):
@@ -201,16 +199,7 @@ def forward_rows(rec, chunk: int | None = None):
     if m == 0 or n == 0:
         return np.zeros(y_shape + x_shape)
     k = chunk or int(max(1, min(n, MEMORY_BUDGET // (8 * rec.max_size))))
-    if k >= n:  # one sweep: the identity as tangents
-        t = rec.push(np.eye(n).reshape((n,) + x_shape))
-        return np.reshape(np.moveaxis(np.reshape(t, (n, m)), 0, 1), y_shape + x_shape).copy()
-    jac = np.empty((m, n))
-    for start in range(0, n, k):
-        kk = min(k, n - start)
-        t = np.zeros((kk, n))
-        t[:, start:start + kk] = np.eye(kk)
-        jac[:, start:start + kk] = np.reshape(rec.push(t.reshape((kk,) + x_shape)), (kk, m)).T
-    return np.reshape(jac, y_shape + x_shape)
+    return np.reshape(_basis_blocks(n, k, x_shape, rec.push).T, y_shape + x_shape)
 
 
 def run_gradient(f, x, mode):
