@@ -18,6 +18,8 @@ import numpy as np
 import dualdiff as dd
 from dualdiff.hessian import hessian_chunk
 
+from .timing import Counted, best_time
+
 
 def rosen(x):
     """The Rosenbrock function, written once for NumPy and the peers' numpy modules."""
@@ -26,27 +28,6 @@ def rosen(x):
 
 def _rosen(x, xp):
     return xp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-
-
-def best_time(fn, budget: float = 0.3, max_reps: int = 50) -> float:
-    """Best wall time of fn() over repeats filling about ``budget`` seconds (at least 2)."""
-    times, start = [], time.perf_counter()
-    while len(times) < 2 or (time.perf_counter() - start < budget and len(times) < max_reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-class Counted:
-    """f with a call counter."""
-
-    def __init__(self, f):
-        self.f, self.calls = f, 0
-
-    def __call__(self, x):
-        self.calls += 1
-        return self.f(x)
 
 
 def timed(fn):

@@ -5,7 +5,7 @@ Three tables, all times from :func:`time.perf_counter` (min and median over
 repeats, garbage collector paused like :mod:`timeit`):
 
 * ``mlp``: ``f(x) = W2 @ tanh(W1 @ x + b)`` (hidden width 64) at (n, m) =
-  (100, 100) and (300, 300); time of ``jacobian(f, x, chunk=c)`` / time of
+  (100, 100) and (300, 300); time of ``jacobian(f, x, "forward", c)`` / time of
   ``f(x)`` for c = 1, 8, 32 and None (the default), with the number of f calls.
   Dense forward mode needs ceil(n / k) passes of a k-wide pass.
 * ``scalar``: a Python-loop Rosenbrock (n = 100) on floats, on NumPy float64
@@ -31,6 +31,7 @@ import numpy as np
 from .. import drivers
 from ..drivers import default_chunk, gradient, jacobian, jvp
 from ..dual import Dual
+from .timing import Counted
 
 
 def measure(fn, target: float = 0.02, repeats: int = 5) -> dict:
@@ -90,17 +91,6 @@ def rosenbrock(x):
     return s
 
 
-class _Counted:
-    """f with a call counter."""
-
-    def __init__(self, f):
-        self.f, self.calls = f, 0
-
-    def __call__(self, x):
-        self.calls += 1
-        return self.f(x)
-
-
 def count_ops(f, x) -> int:
     """Number of Dual operations (each makes one new Dual) in one jvp of f at x.
 
@@ -130,10 +120,10 @@ def _mlp_table(quick: bool, log) -> list:
         base = measure(lambda f=f, x=x: f(x), 0.005 if quick else 0.01, reps)
         row = {"n": n, "m": m, "f_seconds": base, "chunks": []}
         for chunk in (1, 8, 32, None):
-            counted = _Counted(f)
-            jac = jacobian(counted, x, chunk=chunk)
+            counted = Counted(f)
+            jac = jacobian(counted, x, mode="forward", chunk=chunk)
             assert jac.shape == (m, n)
-            t = measure(lambda c=chunk, f=f, x=x: jacobian(f, x, chunk=c),
+            t = measure(lambda c=chunk, f=f, x=x: jacobian(f, x, mode="forward", chunk=c),
                         0.01 if quick else 0.03, reps)
             k = chunk or default_chunk(n, m)
             entry = {"chunk": chunk, "k": min(k, n), "f_calls": counted.calls,
@@ -156,7 +146,7 @@ def _scalar_table(quick: bool, log) -> dict:
         "float": lambda: rosenbrock(x.tolist()),
         "numpy float64": lambda: rosenbrock(x),
         "Dual k=1 (jvp)": lambda: jvp(rosenbrock, x, np.ones(n)),
-        f"Dual k={n} (gradient)": lambda: gradient(rosenbrock, x),
+        f"Dual k={n} (gradient)": lambda: gradient(rosenbrock, x, mode="forward"),
     }
     out = {"n": n, "ops": ops, "cases": {}}
     for name, fn in cases.items():

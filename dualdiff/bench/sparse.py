@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 
+from .timing import Counted, best_time
+
 DENSE_BYTES = 2**28  # largest dense n x n Jacobian (float64) a dense method may build
 
 
@@ -33,25 +35,6 @@ def broyden(x):
 
 
 FUNCTIONS = {"elementwise": elementwise, "broyden": broyden}
-
-
-def best_time(fn, budget: float = 0.4, max_repeat: int = 50) -> float:
-    """Smallest wall time of fn() over repeats filling about ``budget`` seconds."""
-    times, start = [], time.perf_counter()
-    while len(times) < max_repeat and (len(times) < 3 or time.perf_counter() - start < budget):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
-class Calls:
-    def __init__(self, f):
-        self.f, self.n = f, 0
-
-    def __call__(self, x):
-        self.n += 1
-        return self.f(x)
 
 
 def _jax_dense(name, n):
@@ -82,20 +65,20 @@ def run_one(name, n, peers):
 
     f = FUNCTIONS[name]
     x = np.linspace(-1.0, 1.0, n)
-    tf = best_time(lambda: f(x))
+    tf = best_time(lambda: f(x), budget=0.4)
     t = time.perf_counter()
     pattern = dd.jacobian_sparsity(f, x)
     t_detect = time.perf_counter() - t
     t = time.perf_counter()
     plan = dd.jacobian_plan(f, x, sparsity=pattern)
     t_colour = time.perf_counter() - t
-    calls = Calls(f)
+    calls = Counted(f)
     plan.f = calls
-    t_plan = best_time(lambda: plan(x))
-    calls_per_jac = calls.n / max(plan.calls, 1)
+    t_plan = best_time(lambda: plan(x), budget=0.4)
+    calls_per_jac = calls.calls / max(plan.calls, 1)
     groups = plan.colors
-    fd_calls = Calls(f)
-    t_fd = best_time(lambda: approx_derivative(fd_calls, x, sparsity=(pattern, groups)))
+    fd_calls = Counted(f)
+    t_fd = best_time(lambda: approx_derivative(fd_calls, x, sparsity=(pattern, groups)), budget=0.4)
     J = plan(x)
     J_fd = approx_derivative(f, x, sparsity=(pattern, groups))
     row = {
@@ -117,7 +100,7 @@ def run_dense(name, n, peers):
 
     f = FUNCTIONS[name]
     x = np.linspace(-1.0, 1.0, n)
-    tf = best_time(lambda: f(x))
+    tf = best_time(lambda: f(x), budget=0.4)
     td = best_time(lambda: dd.jacobian(f, x), budget=0.3, max_repeat=5)
     row = {"function": name, "n": n, "t_f": tf, "t_dense": td, "ratio_dense": td / tf}
     if peers:
