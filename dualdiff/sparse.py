@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from . import coloring
 from .carrier import new_tag
-from .drivers import MEMORY_BUDGET, as_input, check_mode, unpack
+from .drivers import as_input, check_mode, default_chunk, unpack
 from .dual import Dual
 from .tracer import Tracer, _empty
 
@@ -183,7 +183,7 @@ class JacobianPlan:
     def _make_seeds(self):
         """One (k,) + x.shape seed block per chunk of colours (memory-bounded)."""
         c, n = self.ncolors, self.n
-        step = max(1, min(c, MEMORY_BUDGET // (8 * max(n, self.m, 1))))
+        step = max(1, min(c, default_chunk(n, self.m)))
         seeds = []
         for start in range(0, c, step):
             k = min(step, c - start)
