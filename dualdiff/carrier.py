@@ -69,7 +69,7 @@ class Carrier:
         if owner is None:
             owner = find_owner(tuple(kwargs.values()))
         if owner is None:  # NEP 35: np.zeros(n, like=self)
-            from .functions import create
+            from .structure import create
 
             return create(func, args, kwargs, self)
         if type(owner) is not type(self):

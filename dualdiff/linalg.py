@@ -8,7 +8,7 @@ import numpy as np
 from . import rules
 from .carrier import find_owner, primal
 from .dispatch import implements, primitive
-from .functions import root_at_zero as _root
+from .reductions import root_at_zero as _root
 
 la = np.linalg
 
