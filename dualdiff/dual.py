@@ -61,7 +61,7 @@ except ImportError:  # pragma: no cover - other NumPy layouts
 _SCALAR_OPS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul,
                np.divide: operator.truediv}
 _F64 = np.float64
-_NUMBERS = {np.float64, float, int}
+_NUMBERS = {np.float64, np.int64, float, int}  # Python numbers arrive as NumPy scalars
 
 
 def expand(t, ndim: int):
@@ -110,7 +110,7 @@ def nan_safe_product(t, d):
     if isinstance(d, float):  # Python float or NumPy scalar: the 0-d fast path
         if d - d == 0.0:  # finite
             return out
-    elif np.isfinite(d).all():
+    elif isinstance(d, (int, np.integer)) or np.isfinite(d).all():  # integers are finite
         return out
     return np.where(t == 0, 0.0, out)
 
