@@ -54,7 +54,7 @@ class Carrier:
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if any(isinstance(x, np.ndarray) and x.dtype == object for x in inputs):
             # np.array([d1, d2]) of scalar carriers: stack them into one carrier
-            inputs = tuple(unobject(x) for x in inputs)
+            inputs = tuple(_dispatch.lift(x) for x in inputs)
             if any(isinstance(x, np.ndarray) and x.dtype == object for x in inputs):
                 return NotImplemented
         out = kwargs.pop("out", None)
@@ -302,22 +302,6 @@ def find_owner(objs) -> Carrier | None:
             if inner is not None and (best is None or inner.tag > best.tag):
                 best = inner
     return best
-
-
-def unobject(x):
-    """An object array of carriers and numbers (np.array([d1, d2])) as one stacked carrier.
-
-    >>> import numpy as np
-    >>> from dualdiff import Dual
-    >>> unobject(np.array([Dual(1.0, 2.0), 3.0])).tangent.tolist()
-    [[2.0, 0.0]]
-    """
-    if not (isinstance(x, np.ndarray) and x.dtype == object):
-        return x
-    items = x.ravel().tolist()
-    if find_owner(items) is None:
-        return x
-    return np.reshape(np.stack(items), x.shape)
 
 
 def primal(x):

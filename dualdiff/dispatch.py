@@ -157,15 +157,23 @@ def apply_ufunc(ufunc, inputs):
 # -- appliers -----------------------------------------------------------------
 
 def lift(x):
-    """A list/tuple holding carriers as one stacked carrier (else x unchanged), so
-    ``np.concatenate([x[:2], [np.sum(x)]])`` keeps every derivative.
+    """A list, tuple or object array holding carriers as one stacked carrier (else x
+    unchanged), so ``np.concatenate([x[:2], [np.sum(x)]])`` and arithmetic on
+    ``np.array([d1, d2])`` keep every derivative.
 
+    >>> import numpy as np
     >>> from dualdiff import Dual
     >>> lift([Dual(1.0, 1.0), 2.0]).tangent.tolist()
     [[1.0, 0.0]]
+    >>> lift(np.array([Dual(1.0, 2.0), 3.0])).tangent.tolist()
+    [[2.0, 0.0]]
     """
     if isinstance(x, (list, tuple)) and find_owner(x) is not None:
         return np.stack([lift(e) for e in x])
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        items = x.ravel().tolist()
+        if find_owner(items) is not None:
+            return np.reshape(np.stack(items), x.shape)
     return x
 
 

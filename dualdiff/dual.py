@@ -115,8 +115,13 @@ def nan_safe_product(t, d):
     return np.where(t == 0, 0.0, out)
 
 
-def _promote(part, item):
-    """``part`` as a carrier able to hold ``item`` (unchanged if it already can)."""
+def promote(part, item):
+    """``part`` as a carrier able to hold ``item`` (unchanged if it already can): item
+    assignment in nested passes, where the item carries an older perturbation.
+
+    >>> promote(np.zeros(2), Dual(1.0, 1.0, tag=5)).tag
+    5
+    """
     if not isinstance(item, Carrier):
         return part
     if isinstance(part, Carrier) and part.tag >= item.tag:
@@ -265,11 +270,11 @@ class Dual(Carrier):
         value, tangent = self._split(item, self.tag)
         # nested passes: an item whose parts carry an older perturbation turns this
         # array's parts into carriers of that perturbation first (a fresh copy)
-        self.value = _promote(self.value, value)
+        self.value = promote(self.value, value)
         if not isinstance(self.value, (np.ndarray, Carrier)):  # a NumPy scalar from a 0-d op
             self.value = np.array(self.value)
         if tangent is not None:
-            self.tangent = _promote(self.tangent, tangent)
+            self.tangent = promote(self.tangent, tangent)
         slot = self.value[index]
         self.value[index] = value
         head = (slice(None),) + (index if isinstance(index, tuple) else (index,))

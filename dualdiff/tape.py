@@ -37,7 +37,7 @@ import numpy as np
 from . import rules
 from .carrier import Carrier, new_tag
 from .dispatch import index_map
-from .dual import _promote, expand, fit, nan_safe_product, zeros
+from .dual import expand, fit, nan_safe_product, promote, zeros
 
 
 class NoReverseRule(TypeError):
@@ -353,7 +353,7 @@ class Tape(Carrier):
         """``self[index] = item`` recorded as a new node; old value and node stay intact."""
         value, inode = self._split(item, self.tag)
         base = self.value
-        base = _promote(base.copy() if isinstance(base, Carrier) else np.array(base), value)
+        base = promote(base.copy() if isinstance(base, Carrier) else np.array(base), value)
         base[index] = value
         old = self.node
         self._version += 1
@@ -382,7 +382,7 @@ class Tape(Carrier):
             k = np.shape(ts[0])[0]
             t = ts[0].copy() if old is not None else np.zeros((k,) + shape)
             if inode is not None:
-                t = _promote(t, ts[-1])
+                t = promote(t, ts[-1])
             t[head] = 0.0 if inode is None else expand(ts[-1], nd)
             return t
 
