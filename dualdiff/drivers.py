@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .carrier import Carrier, new_tag
+from .dispatch import lift
 from .dual import Dual
 
 ArrayLike = Any
@@ -90,18 +91,11 @@ def unpack(y, cls, tag: int, k: int):
     >>> value.tolist(), t.tolist()
     ([1.0, 3.0], [[2.0, 0.0]])
     """
+    y = lift(y)
     if isinstance(y, cls) and y.tag == tag:
         return y.value, y.parts[1:]
     if isinstance(y, Carrier):
         return y, cls.zero_parts(k, y.shape)
-    if isinstance(y, (list, tuple)) or (isinstance(y, np.ndarray) and y.dtype == object):
-        items = [unpack(e, cls, tag, k) for e in y]
-        if not items:
-            return np.zeros((0,)), cls.zero_parts(k, (0,))
-        value = np.stack([v for v, _ in items])
-        parts = tuple(np.stack([p[i] for _, p in items], axis=lead)
-                      for i, lead in enumerate(cls._lead[1:]))
-        return value, parts
     value = output_constant(y)
     return value, cls.zero_parts(k, value.shape)
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from . import rules
 from .carrier import Carrier, new_tag
-from .dispatch import index_map
+from .dispatch import index_map, lift
 from .dual import expand, fit, nan_safe_product, promote, zeros
 
 
@@ -498,15 +498,11 @@ def _primal_value(y):
 
 def _collect(y, tag: int) -> Tape:
     """f's output as one Tape of this pass (lists, tuples, object arrays stacked)."""
+    y = lift(y)
     if isinstance(y, Tape) and y.tag == tag:
         return y
     if isinstance(y, Carrier):
         return Tape._new(y, None, tag)
-    if isinstance(y, (list, tuple)) or (isinstance(y, np.ndarray) and y.dtype == object):
-        items = [_collect(e, tag) for e in y]
-        if not items:
-            return Tape._new(np.zeros((0,)), None, tag)
-        return np.stack(items)
     from .drivers import output_constant
 
     return Tape._new(output_constant(y), None, tag)
