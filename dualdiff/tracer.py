@@ -231,8 +231,6 @@ class Tracer(Carrier):
 
     @classmethod
     def _linear(cls, g, xs, tag, op, adjoint=None):
-        xs = [np.stack(x) if isinstance(x, (list, tuple)) and find_owner(x) is not None else x
-              for x in xs]
         split = [cls._split(x, tag) for x in xs]
         n = cls._widths[tag]
         value = op(*[v for v, _ in split])
