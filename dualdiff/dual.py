@@ -97,16 +97,17 @@ def zeros(k: int, shape: tuple):
     return np.broadcast_to(np.zeros(()), (k,) + tuple(shape))
 
 
-def nan_safe_product(t, d):
+def nan_safe_product(t, d, multiply=None):
     """``t * d`` where a zero tangent stays zero even if the partial d is inf or nan
-    (d sqrt(x_0) / d x_1 is 0 at x_0 = 0, not 0 * inf = nan).
+    (d sqrt(x_0) / d x_1 is 0 at x_0 = 0, not 0 * inf = nan).  ``multiply`` replaces
+    ``*`` (HyperDual passes one that writes into recycled buffers).
 
     >>> with np.errstate(invalid="ignore"):  # callers run it under errstate
     ...     out = nan_safe_product(np.array([[1.0, 0.0]]), np.array([np.inf, np.inf]))
     >>> out.tolist()
     [[inf, 0.0]]
     """
-    out = t * d
+    out = t * d if multiply is None else multiply(t, d)
     if isinstance(d, float):  # Python float or NumPy scalar: the 0-d fast path
         if d - d == 0.0:  # finite
             return out

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import rules
 from .carrier import Carrier, direction_part, new_tag
-from .dual import Dual
+from .dual import Dual, nan_safe_product
 
 
 def expand(t, lead: int, ndim: int):
@@ -43,12 +43,20 @@ def expand(t, lead: int, ndim: int):
 
 
 def outer(b, c):
-    """Cross term ``b (k1, ...) x c (k2, ...) -> (k1, k2, ...)`` (same rank, broadcast).
+    """Cross term ``b (k1, ...) x c (k2, ...) -> (k1, k2, ...)`` (same rank, broadcast),
+    NaN-safe like every product of parts: 0 times inf is 0.
 
     >>> outer(np.ones((2, 5)), np.ones((3, 5))).shape
     (2, 3, 5)
+    >>> with np.errstate(invalid="ignore"):
+    ...     outer(np.array([[np.inf]]), np.array([[0.0], [1.0]]))[0, :, 0].tolist()
+    [0.0, inf]
     """
-    return _multiply(b[:, None], c[None, :])
+    b, c = b[:, None], c[None, :]
+    out = _multiply(b, c)
+    if np.isfinite(np.sum(b)) and np.isfinite(np.sum(c)):  # any inf/nan shows in the sum
+        return out
+    return np.where((b == 0) | (c == 0), 0.0, out)
 
 
 # Cross parts are large (k1 k2 n) and short-lived; allocating each afresh makes
@@ -117,7 +125,23 @@ def _times(t, g):
     """(t * g, fresh?): g == 1 returns t itself, not a copy."""
     if type(g) is float and g == 1.0:
         return t, False
-    return _multiply(t, g), True
+    return _safe(t, g), True
+
+
+def _scaled_outer(s, t, g):
+    """``g (s x t)``, NaN-safe; as ``(g s) x t`` (k1 n products, not k1 k2 n) when g is
+    finite, where both orders are exact."""
+    if type(g) is float and g == 1.0:
+        return outer(s, t)
+    if np.isfinite(np.sum(g)):
+        return outer(_multiply(s, g), t)
+    return _safe(outer(s, t), g)
+
+
+def _safe(t, g):
+    """``t * g`` with Dual's NaN-safety (a zero part times an inf partial stays 0),
+    in a recycled buffer when large."""
+    return nan_safe_product(t, g, _multiply)
 
 
 def _acc(acc, term):
@@ -221,10 +245,10 @@ class HyperDual(Carrier):
                             zero((k1, k2) + shape), x.tag)
         with np.errstate(all="ignore"):
             d1, d2 = rules.unary_derivatives(ufunc, v, y)
-            out1, out2 = b * d1, c * d1
-            out12 = None if is_zero(d) else d * d1
+            out1, out2 = _safe(b, d1), _safe(c, d1)
+            out12 = None if is_zero(d) else _safe(d, d1)
             if not _is(d2, 0.0):
-                out12 = _acc((out12, True), (outer(b * d2, c), True))[0]
+                out12 = _acc((out12, True), (_scaled_outer(b, c, d2), True))[0]
             if ufunc in rules.KINKS:
                 # at 0 the sign comes from the first non-zero part: value, then
                 # eps1 / eps2, then eps12 (so |-x**2| has second derivative 2)
@@ -267,11 +291,11 @@ class HyperDual(Carrier):
                     out12 = _acc(out12, _times(t12, g))
             for f2, s, t in ((fxx, a1, a2), (fyy, b1, b2)):
                 if s is not None and not _is(f2, 0.0):
-                    out12 = _acc(out12, (outer(s * _at(f2, av, bv, z), t), True))
+                    out12 = _acc(out12, (_scaled_outer(s, t, _at(f2, av, bv, z)), True))
             if a1 is not None and b1 is not None and not _is(fxy, 0.0):
                 g = 1.0 if _is(fxy, 1.0) else _at(fxy, av, bv, z)
-                out12 = _acc(out12, (outer(_times(a1, g)[0], b2), True))
-                out12 = _acc(out12, (outer(_times(b1, g)[0], a2), True))
+                out12 = _acc(out12, (_scaled_outer(a1, b2, g), True))
+                out12 = _acc(out12, (_scaled_outer(b1, a2, g), True))
         out1, out2, out12 = out1[0], out2[0], out12[0]
         k1, k2 = k
         parts = [_fit(out1, (k1,), shape, a1, b1), _fit(out2, (k2,), shape, a2, b2),

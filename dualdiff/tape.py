@@ -468,7 +468,7 @@ def _forward_sweep(y: Tape, leaf: Node, t, order: list):
     root = y.node if isinstance(y, Tape) else None
     k = np.shape(t)[0]
     if root is None:
-        return np.zeros((k,) + np.shape(_primal_value(y)))
+        return np.zeros((k,) + np.shape(y))
     users: dict = {}
     for node in order:
         for p in node.parents:
@@ -490,10 +490,6 @@ def _forward_sweep(y: Tape, leaf: Node, t, order: list):
                 del tan[id(p)]
         tan[id(node)] = out
     return tan[id(root)]
-
-
-def _primal_value(y):
-    return y.value if isinstance(y, Tape) else y
 
 
 def _collect(y, tag: int) -> Tape:

@@ -257,3 +257,15 @@ def test_methods_agree_with_scipy_rosen_hess(method):
 def test_unknown_hessian_method():
     with pytest.raises(ValueError, match="method"):
         dd.hessian(lambda x: np.sum(x**2), np.ones(3), method="fd")
+
+
+@pytest.mark.parametrize("method", ["hyperdual", "forward-over-reverse"])
+def test_infinite_second_derivatives_stay_out_of_other_entries(method):
+    # NaN-safety as in Jacobians: d^2 sqrt(x0) is -inf at 0, but entries not involving
+    # x0 twice are the finite hand-derived values, never 0 * inf = nan
+    h = dd.hessian(lambda x: np.sum(np.sqrt(x)), np.array([0.0, 4.0]), method=method)
+    assert h[0, 0] == -np.inf and h[0, 1] == h[1, 0] == 0.0 and h[1, 1] == -1.0 / 32
+    # f = sqrt(x0) x1^2 + x0 x1 at (0, 3): f_00 = -inf, f_01 = x1 / sqrt(x0) + 1 = inf, f_11 = 0
+    h = dd.hessian(lambda x: np.sqrt(x[0]) * x[1] ** 2 + x[0] * x[1], np.array([0.0, 3.0]),
+                   method=method)
+    assert h.tolist() == [[-np.inf, np.inf], [np.inf, 0.0]]
