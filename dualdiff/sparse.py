@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from . import coloring
 from .carrier import new_tag
-from .drivers import as_input, check_mode, default_chunk, unpack
+from .drivers import as_input, check_mode, default_chunk, unpack, vjp
 from .dual import Dual
 from .tracer import Tracer, _empty
 
@@ -145,15 +145,11 @@ class JacobianPlan:
         p = self.pattern
         self.colors = groups if groups is not None else coloring.column_coloring(p)
         ncol = int(self.colors.max(initial=-1) + 1)
-        import dualdiff
-
         self.mode = "forward"
-        if mode == "reverse" or (mode == "auto" and hasattr(dualdiff, "vjp") and groups is None):
+        if mode == "reverse" or (mode == "auto" and groups is None):
             rows = coloring.row_coloring(p)
             nrow = int(rows.max(initial=-1) + 1)
             if mode == "reverse" or nrow < ncol:
-                if not hasattr(dualdiff, "vjp"):
-                    raise ValueError("mode='reverse' needs dualdiff.vjp (the reverse tape)")
                 self.mode, self.colors = "reverse", rows
         self.ncolors = int(self.colors.max(initial=-1) + 1)
         # where each stored entry is read from the compressed product
@@ -211,9 +207,7 @@ class JacobianPlan:
 
     def _reverse(self, x, args):
         """(ncolors, n): one cotangent per row colour through dualdiff.vjp."""
-        import dualdiff
-
-        y, pullback = dualdiff.vjp(lambda z: self.f(z, *args), x)
+        y, pullback = vjp(lambda z: self.f(z, *args), x)
         u = np.zeros((self.ncolors, self.m))
         u[self.colors, np.arange(self.m)] = 1.0
         return np.reshape(pullback(u.reshape((self.ncolors,) + np.shape(y))),
