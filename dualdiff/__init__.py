@@ -1,19 +1,36 @@
-"""dualdiff: exact derivatives of plain NumPy code with dual numbers.
+"""dualdiff: exact derivatives of plain NumPy code.
 
 >>> import numpy as np, dualdiff as dd
 >>> dd.jacobian(lambda x: np.sin(x) * x[0], np.array([0.0, 1.0])).round(6).tolist()
 [[0.0, 0.0], [0.841471, 0.0]]
 """
 
-from . import functions as _functions  # noqa: F401  (registers NumPy functions)
+from . import elementwise as _elementwise  # noqa: F401  (the function modules register)
 from . import linalg as _linalg  # noqa: F401
-from .drivers import derivative, gradient, jacobian, jvp, value_and_jacobian, vjp
+from . import polynomials as _polynomials  # noqa: F401
+from . import products as _products  # noqa: F401
+from . import reductions as _reductions  # noqa: F401
+from . import registry as _registry  # noqa: F401
+from . import shape as _shape  # noqa: F401
+from . import statistics as _statistics  # noqa: F401
+from .api import (
+    derivative,
+    gradient,
+    hessian,
+    hvp,
+    jacobian,
+    jacobian_plan,
+    jacobian_sparsity,
+    jvp,
+    value_and_jacobian,
+    value_gradient_and_hessian,
+    vjp,
+)
 from .dual import Dual
-from .hessian import hessian, hvp, value_gradient_and_hessian
 from .hyperdual import HyperDual
-from .sparse import JacobianPlan, jacobian_plan, jacobian_sparsity
+from .sparse import JacobianPlan
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 __all__ = ["Dual", "HyperDual", "derivative", "gradient", "jacobian", "jvp", "vjp",
            "value_and_jacobian", "hessian", "hvp", "value_gradient_and_hessian",
            "jacobian_sparsity", "jacobian_plan", "JacobianPlan", "__version__"]

@@ -21,7 +21,11 @@ import scipy.sparse as sp
 
 
 def as_pattern(pattern) -> sp.csr_array:
-    """A boolean csr_array with sorted indices from a sparse matrix/array or dense array."""
+    """A boolean csr_array with sorted indices from a sparse matrix/array or dense array.
+
+    >>> as_pattern([[1, 0], [0, 2]]).nnz
+    2
+    """
     if sp.issparse(pattern):
         p = sp.csr_array(pattern).astype(bool)
         p.eliminate_zeros()
@@ -109,7 +113,11 @@ def row_coloring(pattern) -> np.ndarray:
 
 
 def scipy_groups(pattern) -> int:
-    """Number of groups scipy's finite-difference colouring (group_columns) finds."""
+    """Number of groups scipy's finite-difference colouring (group_columns) finds.
+
+    >>> scipy_groups(np.eye(3))
+    1
+    """
     from scipy.optimize._numdiff import group_columns
 
     return int(group_columns(sp.csc_matrix(as_pattern(pattern)), order=0).max(initial=-1) + 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import approx_fprime
 
-from .drivers import jacobian
+from .api import jacobian
 
 
 def broyden(x):

@@ -20,20 +20,13 @@ import math
 
 import numpy as np
 
-from .carrier import new_tag, primal
-from .drivers import (
-    ArrayLike,
-    Function,
-    as_input,
-    basis_seeds,
-    check_chunk,
-    check_scalar,
-    forward_columns,
-    jvp,
-    unpack,
-    vjp,
-)
-from .hyperdual import HyperDual, zero
+from .arrays import zeros
+from .core import new_tag
+from .dual import Dual
+from .hyperdual import HyperDual
+from .modes import check_scalar, forward_jacobian
+from .reverse import Recording
+from .seeding import basis_seeds, fresh, unpack
 from .tape import NoReverseRule
 
 METHODS = ("auto", "hyperdual", "forward-over-reverse")
@@ -60,13 +53,15 @@ def _blocks(n: int, k: int) -> list:
     return [(s, min(k, n - s)) for s in range(0, n, k)] or [(0, 0)]
 
 
-def _gradient_recorder(f: Function, what: str):
-    """z -> gradient of f at z by one reverse sweep; f's value is kept in ``.value``."""
+def _gradient_recorder(f, what: str):
+    """z -> gradient of f at z by one reverse sweep; f's value is kept in ``.value`` with
+    the forward pass's own perturbation taken off (outer ones stay)."""
     def gradient_of_f(z):
-        y, pullback = vjp(f, z)
-        check_scalar(y, what)
-        gradient_of_f.value = y
-        return pullback(np.ones(()))
+        rec = Recording(f, z)
+        check_scalar(rec.value, what)
+        y = rec.value
+        gradient_of_f.value = y.value if isinstance(y, Dual) and y.tag == z.tag else y
+        return rec.sweep(np.ones((1,), np.result_type(rec.x_dtype)))[0]
 
     return gradient_of_f
 
@@ -79,35 +74,19 @@ def _method(method: str, n: int, k: int) -> str:
     return method
 
 
-def value_gradient_and_hessian(f: Function, x: ArrayLike, chunk: int | None = None,
-                               method: str = "auto"):
-    """``(f(x), gradient, Hessian)`` of a scalar f from the same passes.
-
-    The gradient is shaped like x, the Hessian ``x.shape + x.shape``.
-    ``method="hyperdual"``: blocked hyper-duals, ``chunk`` the block size k
-    (default bounded by :data:`HESSIAN_BUDGET`), ``p(p+1)/2`` passes with
-    ``p = ceil(n / k)``.  ``"forward-over-reverse"``: Dual passes of ``chunk``
-    directions over reverse sweeps.  ``"auto"``: hyper-duals when one block
-    holds x, else forward-over-reverse (hyper-duals if f uses a rule with no
-    reverse form).
-
-    >>> import numpy as np
-    >>> v, g, H = value_gradient_and_hessian(lambda x: x[0] ** 2 * x[1], [3.0, 2.0])
-    >>> float(v), g.tolist(), H.tolist()
-    (18.0, [12.0, 9.0], [[4.0, 6.0], [6.0, 0.0]])
-    """
-    x = as_input(x)
+def value_gradient_and_hessian(f, x, chunk: int | None = None, method: str = "auto"):
+    """``(f(x), gradient, Hessian)`` of a scalar f at an input array x (see
+    :func:`dualdiff.value_gradient_and_hessian`)."""
     shape, n = np.shape(x), int(np.prod(np.shape(x)))
-    chunk = check_chunk(chunk)
     if _method(method, n, chunk or hessian_chunk(n)) == "forward-over-reverse":
         grad_f = _gradient_recorder(f, "hessian")
         try:
-            grad, hess = forward_columns(grad_f, x, chunk)
+            grad, hess = forward_jacobian(grad_f, x, chunk)
         except NoReverseRule:
             if method != "auto":
                 raise
         else:
-            return primal(grad_f.value)[()], grad, hess
+            return grad_f.value, grad, hess
     k = chunk or hessian_chunk(n)
     blocks = _blocks(n, k)
     rows: list = [[None] * len(blocks) for _ in blocks]
@@ -118,10 +97,11 @@ def value_gradient_and_hessian(f: Function, x: ArrayLike, chunk: int | None = No
         for j in range(i, len(blocks)):
             sj, kj = blocks[j]
             seed_j = seed_i if j == i else basis_seeds(n, sj, kj, shape)
-            tag = new_tag()
-            y = f(HyperDual._new(x, seed_i, seed_j, zero((ki, kj) + shape), tag))
-            value, (g_i, g_j, h) = unpack(y, HyperDual, tag, (ki, kj))
+            xin = HyperDual._make(fresh(x), (seed_i.copy(), seed_j.copy(), zeros(
+                (ki * kj,) + shape, x.dtype)), new_tag())
+            value, (g_i, g_j, h) = unpack(f(xin), xin)
             check_scalar(value, "hessian")
+            h = np.reshape(h, (ki, kj))
             rows[i][j] = h
             if j != i:
                 rows[j][i] = np.swapaxes(h, 0, 1)
@@ -131,48 +111,25 @@ def value_gradient_and_hessian(f: Function, x: ArrayLike, chunk: int | None = No
     return value, np.reshape(grad, shape), np.reshape(hess, shape + shape)
 
 
-def hessian(f: Function, x: ArrayLike, chunk: int | None = None, method: str = "auto"):
-    """Hessian ``H[i..., j...] = d^2 f / dx_i dx_j`` of a scalar f, shape ``x.shape * 2``.
-
-    Exact (no step size); symmetric to rounding.  See
-    :func:`value_gradient_and_hessian` for ``chunk`` and the cost.
-
-    >>> import numpy as np
-    >>> hessian(lambda x: np.sum(x ** 3), [1.0, 2.0]).tolist()
-    [[6.0, 0.0], [0.0, 12.0]]
-    """
-    return value_gradient_and_hessian(f, x, chunk, method)[2]
-
-
-def hvp(f: Function, x: ArrayLike, v: ArrayLike, chunk: int | None = None,
-        method: str = "auto"):
-    """Hessian-vector product ``H(x) v`` of a scalar f, shaped like x.
-
-    ``"forward-over-reverse"`` (auto's choice past :data:`HVP_HYPERDUAL_MAX`): one Dual pass with
-    tangent v over a reverse sweep, about the cost of a gradient, O(n) memory.
-    ``"hyperdual"``: each pass seeds ``eps2 = v`` and ``eps1`` with k basis
-    directions, k entries of ``H v`` per pass in memory O(k n) (k bounded by
-    :data:`HVP_BUDGET`), ``ceil(n / k)`` passes.
-
-    >>> import numpy as np
-    >>> hvp(lambda x: x[0] ** 2 * x[1], [3.0, 2.0], [1.0, 0.0]).tolist()
-    [4.0, 6.0]
-    """
-    x = as_input(x)
+def hvp(f, x, v, chunk: int | None = None, method: str = "auto"):
+    """``H(x) v`` of a scalar f at an input array x (see :func:`dualdiff.hvp`)."""
     shape, n = np.shape(x), int(np.prod(np.shape(x)))
-    k = check_chunk(chunk) or max(1, min(n, HVP_BUDGET // (8 * max(n, 1))))
+    k = chunk or max(1, min(n, HVP_BUDGET // (8 * max(n, 1))))
+    v = np.array(np.broadcast_to(np.asarray(v, dtype=x.dtype), shape))
     if _method(method, n, HVP_HYPERDUAL_MAX) == "forward-over-reverse":
         try:
-            return jvp(_gradient_recorder(f, "hvp"), x, v)[1]
+            grad_f = _gradient_recorder(f, "hvp")
+            xin = Dual._make(fresh(x), (v[None].copy(),), new_tag())
+            return unpack(grad_f(xin), xin)[1][0][0]
         except NoReverseRule:
             if method != "auto":
                 raise
-    v = np.broadcast_to(np.asarray(v, dtype=float), shape)[None]
     out = []
     for s, kk in _blocks(n, k):
-        tag = new_tag()
-        y = f(HyperDual._new(x, basis_seeds(n, s, kk, shape), v, zero((kk, 1) + shape), tag))
-        value, (_, _, h) = unpack(y, HyperDual, tag, (kk, 1))
+        seeds = (basis_seeds(n, s, kk, shape, x.dtype), v[None].copy(),
+                 zeros((kk,) + shape, x.dtype))
+        xin = HyperDual._make(fresh(x), seeds, new_tag())
+        value, (_, _, h) = unpack(f(xin), xin)
         check_scalar(value, "hvp")
-        out.append(h[:, 0])
+        out.append(np.reshape(h, (kk,)))
     return np.reshape(np.concatenate(out), shape)

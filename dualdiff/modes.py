@@ -1,89 +1,135 @@
-"""Choosing between forward and reverse mode.
+"""Jacobians in forward, reverse or the cheaper mode.
 
 Forward mode (:class:`~dualdiff.dual.Dual`) pushes k input directions through
 one run of f; the Jacobian costs ``ceil(n / k)`` runs.  Reverse mode
-(:mod:`dualdiff.tape`) records f once and sweeps k output cotangents back per
+(:mod:`dualdiff.reverse`) records f once and sweeps k output cotangents back per
 sweep; the Jacobian costs one recording and ``ceil(m / k)`` sweeps.
 
-``mode="auto"`` uses the cost model below.  The output size m is only known
-after f has run once, so the first call on a given f records a tape (a run of
-f that reverse mode reuses as is) and, if forward turns out cheaper, runs the
-same recording forward (no further call of f); the observed m and timings are
-remembered per (f, x.shape) so later calls go straight to the cheaper mode.
+``mode="auto"`` decides from sizes, never from timings, so the same call always
+takes the same path and returns the same bits.  The output size m is only known
+after f has run, so the first call on an f records a tape, decides, and either
+sweeps that recording backwards (reverse) or runs the forward passes (forward,
+the path every later call takes).  What it learned — m, and whether the
+recording was scalar-bound (many tiny nodes: Python loops over elements) — is
+remembered per function object and input shape and dtype (a weak, lock-guarded
+table, nothing else); a later forward call whose output size differs
+re-decides.  ``forget(f)`` drops what was remembered.
 
-Cost model (times relative to one plain evaluation of f, measured by the
-benchmark ``python -m dualdiff bench``):
-
-    forward(n) = P_f * ceil(n / k_f) * (1 + w_f * k_f)
-    reverse(m) = P_r + S_r * ceil(m / k_r) * (1 + w_r * k_r)
-
-Only the ratio matters; with one pass of each direction costing about the
-same, auto picks forward iff ``n <= RHO * m`` (RHO below), and uses measured
-pass times when it has them.  When sizes are close, or when f works on scalars
-(a recording of tiny nodes: Python overhead per operation, not n or m, decides
-the cost), auto times both modes on its first calls and keeps the faster.
+Decision (costs in units of one run of f, calibrated by ``python -m dualdiff
+bench --section modes``): forward costs ``ceil(n / k)`` passes.  Reverse costs
+one recording and ``ceil(m / k)`` sweeps; for vectorised code a recording or a
+sweep costs about a pass, so auto picks reverse iff ``m < n``; for scalar-bound
+code recording and sweeping cost :data:`SCALAR_REVERSE` passes in all, so auto
+picks reverse iff ``SCALAR_REVERSE * ceil(m / k) < ceil(n / k)``.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-import time
 import weakref
 
 import numpy as np
 
-from .drivers import MEMORY_BUDGET, basis_seeds, check_scalar, forward_columns
-from .tape import NoReverseRule, Recording
+from .core import new_tag
+from .dual import Dual
+from .reverse import Recording
+from .seeding import MEMORY_BUDGET, basis_seeds, default_chunk, fresh, unpack
+from .tape import NoReverseRule
 
-#: forward wins when n <= RHO * m (a forward column costs about as much as a reverse row)
-RHO = 1.0
-#: sizes settle the choice when max(n, m) > SPREAD * min(n, m) + SLACK; closer than that,
-#: per-pass overheads decide, so auto times each mode once and keeps the faster
-SPREAD, SLACK = 4.0, 32
 #: a recording whose nodes hold fewer elements than this on average is Python-bound
-#: (scalar loops): per-operation overhead, not n or m, decides, so auto times both modes
 SMALL_NODES = 16
-#: timed calls of each mode before auto settles on the faster one (when sizes are close)
-TRIALS = 3
-#: after that, two of every RECHECK calls time forward and reverse again
-RECHECK = 32
+#: scalar-bound code: a recording plus one sweep costs about this many forward passes
+SCALAR_REVERSE = 3.0
 
 _memory: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
+def forget(f) -> None:
+    """Drop what auto mode remembered about ``f`` (its output size per input shape).
+
+    >>> forget(np.sin)
+    """
+    with _lock:
+        try:
+            _memory.pop(f, None)
+        except TypeError:
+            pass
+
+
+def _recall(f, key):
+    with _lock:
+        try:
+            return _memory.get(f, {}).get(key)
+        except TypeError:  # f cannot be weakly referenced: nothing is remembered
+            return None
+
+
+def _remember(f, key, entry) -> None:
+    with _lock:
+        try:
+            _memory.setdefault(f, {})[key] = entry
+        except TypeError:
+            pass
+
+
+def forward_jacobian(f, x, chunk: int | None):
+    """``(f(x), J)`` by forward passes of ``chunk`` basis directions each.  Every pass
+    gets a fresh copy of x and of its seeds (f may write into its argument).
+
+    >>> y, J = forward_jacobian(lambda x: x * x[0], np.array([1.0, 2.0]), chunk=1)
+    >>> J.tolist()
+    [[2.0, 0.0], [2.0, 1.0]]
+    """
+    shape, n = np.shape(x), math.prod(np.shape(x))
+    k = chunk or default_chunk(n)
+    cols, start, value = [], 0, None
+    while start < n or value is None:
+        kk = min(k, n - start)
+        xin = Dual._make(fresh(x), (basis_seeds(n, start, kk, shape, x.dtype),), new_tag())
+        value, (t,) = unpack(f(xin), xin)
+        cols.append(np.moveaxis(t, 0, -1))
+        if chunk is None and start == 0:
+            k = default_chunk(n, math.prod(np.shape(value)))
+        start += kk
+    jac = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=-1)
+    return value, np.reshape(jac, np.shape(value) + shape)
+
+
+def _blocks(count: int, k: int, shape: tuple, apply, dtype):
+    """``apply`` on the basis of R^count, k vectors (shaped (k,) + shape) at a time,
+    results stacked into (count, -1)."""
+    return np.concatenate([
+        np.reshape(apply(basis_seeds(count, s, min(k, count - s), shape, dtype)),
+                   (min(k, count - s), -1)) for s in range(0, count, k)])
+
+
 def reverse_chunk(rec, m: int) -> int:
     """Cotangents per sweep: as many as fit MEMORY_BUDGET for the largest node.
 
-    >>> from dualdiff.tape import Recording
     >>> reverse_chunk(Recording(lambda x: x * 2, np.ones(3)), 3)
     3
     """
     return int(max(1, min(m, MEMORY_BUDGET // (8 * rec.max_size))))
 
 
-def _basis_blocks(count: int, k: int, shape: tuple, apply):
-    """``apply`` on the basis of R^count, k vectors (shaped (k,) + shape) at a time,
-    results stacked into (count, -1)."""
-    return np.concatenate([
-        np.reshape(apply(basis_seeds(count, start, min(k, count - start), shape)),
-                   (min(k, count - start), -1))
-        for start in range(0, count, k)])
-
-
 def reverse_rows(rec, chunk: int | None = None):
-    """The Jacobian of a recording, ``chunk`` cotangent rows per backward sweep.
+    """The Jacobian of a recording, ``chunk`` cotangent rows per backward sweep (a
+    complex output takes a second sweep for the imaginary parts).
 
-    >>> from dualdiff.tape import Recording
     >>> reverse_rows(Recording(lambda x: x[::-1] * 2, np.ones(2)), chunk=1).tolist()
     [[0.0, 2.0], [2.0, 0.0]]
     """
     y_shape, x_shape = rec.y_shape, rec.x_shape
     m, n = math.prod(y_shape), math.prod(x_shape)
+    dtype = np.result_type(rec.value, rec.x_dtype)
     if m == 0 or n == 0:
-        return np.zeros(y_shape + x_shape)
-    rows = _basis_blocks(m, chunk or reverse_chunk(rec, m), y_shape, rec.sweep)
+        return np.zeros(y_shape + x_shape, dtype)
+    k = chunk or reverse_chunk(rec, m)
+    rows = _blocks(m, k, y_shape, rec.sweep, rec.x_dtype)
+    if dtype.kind == "c":  # u = i e_j gives -Im J: J = sweep(e) - i sweep(i e)
+        rows = rows - 1j * _blocks(m, k, y_shape, lambda u: rec.sweep(1j * u), rec.x_dtype)
     return np.reshape(rows, y_shape + x_shape)
 
 
@@ -97,121 +143,110 @@ def reverse_jacobian(f, x, chunk: int | None = None):
     return rec.value, reverse_rows(rec, chunk)
 
 
-def choose(n: int, m: int) -> str:
-    """The model's pick for an n -> m Jacobian before anything is measured.
+def choose(n: int, m: int, scalar: bool = False) -> str:
+    """The pick for an n -> m Jacobian (``scalar``: the recording is Python-bound).
 
-    >>> choose(1000, 1), choose(1, 1000)
+    >>> choose(1000, 1), choose(1, 1000), choose(100, 1, scalar=True)
+    ('reverse', 'forward', 'forward')
+    """
+    if not scalar:
+        return "reverse" if m < n else "forward"
+    forward_passes = math.ceil(n / default_chunk(n, m)) if n else 0
+    reverse_passes = SCALAR_REVERSE * math.ceil(m / default_chunk(m, n)) if m else 0
+    return "reverse" if reverse_passes < forward_passes else "forward"
+
+
+def auto_mode(f, x) -> str:
+    """The mode ``mode="auto"`` takes for f at x ("forward" or "reverse"): remembered, or
+    learned from one recording (which is then remembered).
+
+    >>> auto_mode(lambda x: np.sum(x * x), np.ones(50)), auto_mode(np.sin, np.ones(1))
     ('reverse', 'forward')
     """
-    return "forward" if n <= RHO * m else "reverse"
-
-
-def clear_cut(n: int, m: int) -> bool:
-    """True when the sizes alone settle the choice (overheads cannot reverse it).
-
-    >>> clear_cut(1000, 1), clear_cut(20, 15)
-    (True, False)
-    """
-    return max(n, m) > SPREAD * min(n, m) + SLACK
-
-
-def _entry(f, shape):
-    try:
-        per_f = _memory.get(f)
-        if per_f is None:
-            per_f = _memory.setdefault(f, {})
-    except TypeError:  # f cannot be weakly referenced: nothing is remembered
-        return {}
-    entry = per_f.get(shape)
-    return entry if entry is not None else per_f.setdefault(shape, {})
-
-
-def _timed(mode, fn, entry):
-    t = time.perf_counter()
-    out = fn()
-    t = time.perf_counter() - t
-    with _lock:
-        entry[mode] = min(t, entry.get(mode, np.inf))
-    return out
-
-
-def run_jacobian(f, x, mode, chunk):
-    if mode == "forward":
-        return forward_columns(f, x, chunk)
-    if mode == "reverse":
-        return reverse_jacobian(f, x, chunk)
-    n = int(np.size(x))
-    entry = _entry(f, np.shape(x))
-    m, tf, tr = entry.get("m"), entry.get("forward"), entry.get("reverse")
-    if m is None and n <= 1:  # one forward pass can not be beaten
-        value, jac = forward_columns(f, x, chunk)
-        entry["m"] = int(np.size(value))
-        return value, jac
-    if m is None:  # first call: record once, then sweep whichever way is cheaper
+    x = np.asarray(x, dtype=float) if not hasattr(x, "dtype") else x
+    n, key = math.prod(np.shape(x)), (np.shape(x), np.dtype(x.dtype))
+    known = _recall(f, key)
+    if known is None and n > 1:
         try:
             rec = Recording(f, x)
-        except NoReverseRule:  # f uses a rule with no reverse form: forward only
-            value, jac = forward_columns(f, x, chunk)
-            entry["m"] = 0
-            entry["forward_only"] = True
-            return value, jac
+        except NoReverseRule:
+            _remember(f, key, ("forward-only",))
+            return "forward"
+        known = (math.prod(rec.y_shape), rec.mean_size < SMALL_NODES)
+        _remember(f, key, known)
+    if known is None or known[0] == "forward-only":
+        return "forward"
+    return choose(n, *known)
+
+
+def run_jacobian(f, x, mode: str, chunk: int | None):
+    """``(f(x), J)`` in ``mode`` ("forward", "reverse" or "auto")."""
+    if mode == "forward":
+        return forward_jacobian(f, x, chunk)
+    if mode == "reverse":
+        return reverse_jacobian(f, x, chunk)
+    n = math.prod(np.shape(x))
+    key = (np.shape(x), np.dtype(x.dtype))
+    known = _recall(f, key)
+    if known is None and n > 1:
+        try:
+            rec = Recording(f, x)
+        except NoReverseRule:  # a rule with no reverse form: forward only
+            _remember(f, key, ("forward-only",))
+            return forward_jacobian(f, x, chunk)
         m = math.prod(rec.y_shape)
-        entry["m"] = m
-        entry["small_nodes"] = rec.mean_size < SMALL_NODES
-        if choose(n, m) == "reverse":
+        scalar = rec.mean_size < SMALL_NODES
+        _remember(f, key, (m, scalar))
+        if choose(n, m, scalar) == "reverse":
             return rec.value, reverse_rows(rec, chunk)
-        return rec.value, forward_rows(rec, chunk)
-    trials = entry.get("trials", 0)
-    if entry.get("forward_only"):
-        pick = "forward"
-    elif trials >= 2 * TRIALS:
-        pick = "forward" if tf <= tr else "reverse"
-        # now and then time both again (times only go down), so that trials slowed by
-        # a cold start or a busy machine do not fix the choice for good
-        entry["trials"] = trials + 1
-        phase = (trials - 2 * TRIALS) % RECHECK
-        if phase >= RECHECK - 2:
-            pick = "forward" if phase == RECHECK - 2 else "reverse"
-            return _timed(pick, lambda: _run(pick, f, x, chunk), entry)
-    elif clear_cut(n, m) and not entry.get("small_nodes"):
-        pick = choose(n, m)
-    else:  # sizes are close: time each mode TRIALS times (first call excluded), keep the faster
-        entry["trials"] = trials + 1
-        pick = "forward" if trials % 2 == 0 else "reverse"
-        return _timed(pick, lambda: _run(pick, f, x, chunk), entry)
-    return _run(pick, f, x, chunk)
-
-
-def _run(mode, f, x, chunk):
-    return forward_columns(f, x, chunk) if mode == "forward" else reverse_jacobian(f, x, chunk)
+        return forward_jacobian(f, x, chunk)
+    if known is None or known[0] == "forward-only":
+        return forward_jacobian(f, x, chunk)
+    m, scalar = known
+    if choose(n, m, scalar) == "reverse":
+        return reverse_jacobian(f, x, chunk)
+    value, jac = forward_jacobian(f, x, chunk)
+    if math.prod(np.shape(value)) != m:  # f changed: decide afresh next time
+        forget(f)
+    return value, jac
 
 
 def forward_rows(rec, chunk: int | None = None):
     """The Jacobian of a recording by forward sweeps over it (f is not called again),
     ``chunk`` basis columns per sweep.
 
-    >>> from dualdiff.tape import Recording
     >>> forward_rows(Recording(lambda x: x[::-1] * 2, np.ones(2)), chunk=1).tolist()
     [[0.0, 2.0], [2.0, 0.0]]
     """
     y_shape, x_shape = rec.y_shape, rec.x_shape
     m, n = math.prod(y_shape), math.prod(x_shape)
     if m == 0 or n == 0:
-        return np.zeros(y_shape + x_shape)
+        return np.zeros(y_shape + x_shape, np.result_type(rec.value, rec.x_dtype))
     k = chunk or int(max(1, min(n, MEMORY_BUDGET // (8 * rec.max_size))))
-    return np.reshape(_basis_blocks(n, k, x_shape, rec.push).T, y_shape + x_shape)
+    return np.reshape(_blocks(n, k, x_shape, rec.push, rec.x_dtype).T, y_shape + x_shape)
 
 
-def run_gradient(f, x, mode):
-    """Gradient of a scalar f.  auto: the Jacobian model with m = 1 (reverse, except
-    for small n, where both modes are timed), so the gradient is one sweep."""
-    if mode == "forward":
-        value, jac = forward_columns(f, x, None)
-    elif mode == "reverse":
+def check_scalar(value, what: str = "gradient") -> None:
+    """A ValueError unless f's value is a real scalar (for gradient and friends).
+
+    >>> check_scalar(1.0)
+    """
+    if np.shape(value) != ():
+        raise ValueError(
+            f"{what} needs a scalar-valued f, but f returned shape {np.shape(value)}; "
+            f"use jacobian for vector outputs (or return f(x)[0] / np.sum(...)).")
+    if np.iscomplexobj(value):
+        raise TypeError(f"{what} needs a real-valued f, but f returned a complex number; "
+                        f"differentiate np.real(f(x)) and np.imag(f(x)), or use jacobian "
+                        f"(which gives a complex Jacobian).")
+
+
+def run_gradient(f, x, mode: str):
+    """``(f(x), gradient)`` of a scalar f.  auto: the Jacobian rule with m = 1."""
+    if mode == "reverse":
         rec = Recording(f, x)
         check_scalar(rec.value)
-        return rec.sweep(np.ones((1,)))[0]
-    else:
-        value, jac = run_jacobian(f, x, "auto", None)
+        return rec.value, rec.sweep(np.ones((1,), rec.x_dtype))[0]
+    value, jac = run_jacobian(f, x, mode, None)
     check_scalar(value)
-    return jac
+    return value, jac

@@ -6,18 +6,35 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from . import rules
-from .dispatch import HANDLED, gather, implements, primitive
+from . import primitives
+from .core import HANDLED, gather, implements, primitive
 
-HANDLED[np.matmul] = HANDLED[np.linalg.matmul] = lambda a, b, **kw: primitive(rules.MATMUL, a, b)
+HANDLED[np.matmul] = HANDLED[np.linalg.matmul] = \
+    lambda a, b, **kw: primitive(primitives.MATMUL, a, b)
 
 
 @implements(np.einsum)
 def _einsum(*operands, out=None, optimize=False, **kwargs):
-    if not isinstance(operands[0], str):
-        raise TypeError("np.einsum: only the subscripts-string form is supported")
-    spec, ops = operands[0], operands[1:]
-    return primitive(rules.einsum_primitive(spec, len(ops)), *ops)
+    if not isinstance(operands[0], str):  # interleaved (op, sublist, ..., [out sublist])
+        spec, ops = _interleaved(operands)
+    else:
+        spec, ops = operands[0], operands[1:]
+    return primitive(primitives.einsum_primitive(spec, len(ops)), *ops)
+
+
+def _interleaved(operands):
+    """einsum(op0, sublist0, op1, sublist1, ..., [sublistout]) as (subscripts, ops)."""
+    ops, subs = list(operands[0::2]), list(operands[1::2])
+    out = None
+    if len(ops) > len(subs):  # the trailing output sublist sits at an even position
+        out = ops.pop()
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+    def spell(sub):
+        return "".join("..." if s is Ellipsis else letters[s] for s in sub)
+
+    spec = ",".join(spell(s) for s in subs)
+    return (spec + "->" + spell(out) if out is not None else spec), ops
 
 
 @implements(np.tensordot, np.linalg.tensordot)

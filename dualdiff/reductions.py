@@ -1,97 +1,48 @@
-"""NumPy reductions on carriers: sum and cumsum are linear maps; mean, var, std,
-prod (a pairwise tree), cumprod (a scan), max/min (a gather at argmax) are composites."""
+"""NumPy reductions on carriers: sum and cumsum are linear maps; prod (a pairwise
+tree), cumprod (a scan), max/min (a gather at the arg-reduction), differences,
+gradient and trapezoid are composites."""
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from .carrier import primal
-from .dispatch import HANDLED, implements, linear
-from .structure import _axes, _reject, _shift
-
-
-def _keep(x, axes, keepdims):
-    return x if keepdims else np.squeeze(x, axis=axes)
+from .core import HANDLED, discrete, find_owner, implements, linear
+from .shape import axes_of, reject, shifted
 
 
 @implements(np.sum)
 def _sum(a, axis=None, dtype=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
-    _reject("sum", initial=initial, where=where)
-    axes = _axes(axis, np.ndim(a))
+    reject("sum", initial=initial, where=where)
+    axes = axes_of(axis, np.ndim(a))
     shape = np.shape(a)
 
     def adjoint(u):  # broadcast the cotangent back over the summed axes
-        u = u if keepdims else np.expand_dims(u, _shift(axes))
+        u = u if keepdims else np.expand_dims(u, shifted(axes))
         return np.broadcast_to(u, u.shape[:1] + shape)
 
-    return linear(lambda p: np.sum(p, axis=_shift(axes), keepdims=keepdims), a,
+    return linear(lambda p: np.sum(p, axis=shifted(axes), keepdims=keepdims), a,
                   op=lambda v: np.sum(v, axis=axes, keepdims=keepdims), adjoint=adjoint)
 
 
-@implements(np.mean)
-def _mean(a, axis=None, dtype=None, keepdims=False, *, where=np._NoValue):
-    _reject("mean", where=where)
-    axes = _axes(axis, np.ndim(a))
-    count = int(np.prod([np.shape(a)[i] for i in axes]))
-    return np.sum(a, axis=axes, keepdims=keepdims) / count
+def to_last(a, axis):
+    """a with the reduced axes flattened into one last axis, and those axes.
 
-
-@implements(np.average)
-def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
-    if weights is None:
-        avg = np.mean(a, axis=axis, keepdims=keepdims)
-        wsum = np.size(a) / np.size(avg)
-    else:
-        if np.ndim(weights) == 1 and np.ndim(a) > 1:
-            shape = [1] * np.ndim(a)
-            shape[normalize_axis_index(axis, np.ndim(a))] = -1
-            weights = np.reshape(weights, shape)
-        wsum = np.sum(weights * np.ones_like(primal(a)), axis=axis, keepdims=keepdims)
-        avg = np.sum(a * weights, axis=axis, keepdims=keepdims) / wsum
-    return (avg, wsum) if returned else avg
-
-
-@implements(np.var)
-def _var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=np._NoValue,
-         mean=np._NoValue, correction=np._NoValue):
-    _reject("var", where=where, mean=mean)
-    ddof = ddof if correction is np._NoValue else correction
-    axes = _axes(axis, np.ndim(a))
-    count = int(np.prod([np.shape(a)[i] for i in axes]))
-    d = a - np.mean(a, axis=axes, keepdims=True)
-    return np.sum(d * d, axis=axes, keepdims=keepdims) / (count - ddof)
-
-
-def root_at_zero(s, p=2):
-    """s ** (1/p), p > 1, for norms and standard deviations: where s == 0 (the norm at 0,
-    the std of constant data) the derivative is taken as 0, a subgradient, not 0 * inf = nan.
-
-    >>> from dualdiff import Dual
-    >>> root_at_zero(Dual(np.array([0.0, 4.0]), np.ones((1, 2)))).tangent.tolist()
-    [[0.0, 0.25]]
+    >>> to_last(np.ones((2, 3, 4)), (0, 2))[0].shape
+    (3, 8)
     """
-    zero = primal(s) == 0
-    if not np.any(zero):
-        return np.sqrt(s) if p == 2 else s ** (1.0 / p)
-    safe = np.where(zero, 1.0, s)
-    return np.where(zero, 0.0, np.sqrt(safe) if p == 2 else safe ** (1.0 / p))
-
-
-@implements(np.std)
-def _std(a, axis=None, dtype=None, ddof=0, keepdims=False, **kwargs):
-    return root_at_zero(_var(a, axis=axis, ddof=ddof, keepdims=keepdims, **kwargs))
-
-
-def _to_last(a, axis):
-    """a with the reduced axes flattened into one last axis, and those axes."""
-    axes = _axes(axis, np.ndim(a))
+    axes = axes_of(axis, np.ndim(a))
     rest = [i for i in range(np.ndim(a)) if i not in axes]
     moved = np.transpose(a, rest + list(axes))
     return np.reshape(moved, [np.shape(a)[i] for i in rest] + [-1]), axes
 
 
-def _restore(r, a, axes, keepdims):
+def restore(r, a, axes, keepdims):
+    """Put back the reduced axes (as unit axes) when keepdims is asked for.
+
+    >>> restore(np.ones(3), np.ones((2, 3)), (0,), True).shape
+    (1, 3)
+    """
     if not keepdims:
         return r
     return np.reshape(r, [1 if i in axes else s for i, s in enumerate(np.shape(a))])
@@ -99,10 +50,10 @@ def _restore(r, a, axes, keepdims):
 
 def _selector(argfn, name):
     def impl(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
-        _reject(name, initial=initial, where=where)
-        flat, axes = _to_last(a, axis)
-        i = argfn(primal(flat), axis=-1)[..., None]
-        return _restore(np.take_along_axis(flat, i, axis=-1)[..., 0], a, axes, keepdims)
+        reject(name, initial=initial, where=where)
+        flat, axes = to_last(a, axis)
+        i = discrete(argfn, (flat,), {"axis": -1}, select=True)[..., None]
+        return restore(np.take_along_axis(flat, i, axis=-1)[..., 0], a, axes, keepdims)
 
     return impl
 
@@ -118,34 +69,28 @@ def _ptp(a, axis=None, out=None, keepdims=False):
     return np.max(a, axis=axis, keepdims=keepdims) - np.min(a, axis=axis, keepdims=keepdims)
 
 
-@implements(np.median)
-def _median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
-    flat, axes = _to_last(a, axis)
-    s = np.sort(flat, axis=-1)
-    n = np.shape(s)[-1]
-    mid = s[..., (n - 1) // 2: n // 2 + 1]
-    return _restore(np.mean(mid, axis=-1), a, axes, keepdims)
-
-
 @implements(np.prod)
 def _prod(a, axis=None, dtype=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
     # pairwise tree: log2(n) vectorised products, exact with zeros
-    _reject("prod", initial=initial, where=where)
-    p, axes = _to_last(a, axis)
+    reject("prod", initial=initial, where=where)
+    p, axes = to_last(a, axis)
     while np.shape(p)[-1] > 1:
         if np.shape(p)[-1] % 2:
             p = np.concatenate([p, np.ones(np.shape(p)[:-1] + (1,))], axis=-1)
         p = p[..., 0::2] * p[..., 1::2]
     if np.shape(p)[-1] == 0:
         p = np.ones(np.shape(p)[:-1] + (1,)) + 0.0 * np.sum(p, axis=-1, keepdims=True)
-    return _restore(p[..., 0], a, axes, keepdims)
+    return restore(p[..., 0], a, axes, keepdims)
 
 
 @implements(np.cumsum, np.cumulative_sum)
 def _cumsum(a, axis=None, dtype=None, out=None, *, include_initial=False):
     if axis is None:
         a, axis = np.ravel(a), 0
-    ax = normalize_axis_index(axis, np.ndim(a))
+    ax = normalize_axis_index(axis, max(np.ndim(a), 1))
+    if np.ndim(a) == 0:
+        a = np.reshape(a, (1,))
+
     def adjoint(u):  # reversed cumulative sum
         return np.flip(np.cumsum(np.flip(u, ax + 1), axis=ax + 1), ax + 1)
 
@@ -163,6 +108,8 @@ def _cumprod(a, axis=None, dtype=None, out=None, *, include_initial=False):
     # Hillis-Steele scan: log2(n) vectorised products, exact with zeros
     if axis is None:
         a, axis = np.ravel(a), 0
+    if np.ndim(a) == 0:
+        a = np.reshape(a, (1,))
     ax = normalize_axis_index(axis, np.ndim(a))
     c = np.moveaxis(a, ax, -1)
     n, s = np.shape(c)[-1], 1
@@ -176,7 +123,7 @@ def _cumprod(a, axis=None, dtype=None, out=None, *, include_initial=False):
 
 def _nan_filled(fill, func):
     def impl(a, *args, **kwargs):
-        return func(np.where(np.isnan(primal(a)), fill, a), *args, **kwargs)
+        return func(np.where(np.isnan(a), fill, a), *args, **kwargs)
 
     return impl
 
@@ -185,24 +132,6 @@ HANDLED[np.nansum] = _nan_filled(0.0, np.sum)
 HANDLED[np.nancumsum] = _nan_filled(0.0, np.cumsum)
 HANDLED[np.nanprod] = _nan_filled(1.0, np.prod)
 HANDLED[np.nancumprod] = _nan_filled(1.0, np.cumprod)
-
-
-@implements(np.nanmean)
-def _nanmean(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
-    count = np.sum(~np.isnan(primal(a)), axis=axis, keepdims=keepdims)
-    return np.nansum(a, axis=axis, keepdims=keepdims) / count
-
-
-@implements(np.nanvar)
-def _nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
-    count = np.sum(~np.isnan(primal(a)), axis=axis, keepdims=keepdims)
-    d = np.where(np.isnan(primal(a)), 0.0, a - np.nanmean(a, axis=axis, keepdims=True))
-    return np.sum(d * d, axis=axis, keepdims=keepdims) / (count - ddof)
-
-
-@implements(np.nanstd)
-def _nanstd(a, *args, **kwargs):
-    return root_at_zero(_nanvar(a, *args, **kwargs))
 
 
 @implements(np.trace)
@@ -251,3 +180,36 @@ def _trapezoid(y, x=None, dx=1.0, axis=-1):
         if np.ndim(x) == 1:
             dx = np.reshape(dx, [-1 if i == ax else 1 for i in range(np.ndim(y))])
     return np.sum((hi + lo) * dx / 2.0, axis=ax)
+
+
+@implements(np.gradient)
+def _gradient(f, *varargs, axis=None, edge_order=1):
+    # second-order central differences inside, one-sided of order edge_order at the ends:
+    # a fixed linear combination of shifted slices (uniform scalar spacings only)
+    nd = np.ndim(f)
+    axes = axes_of(axis, nd)
+    spacing = list(varargs) if varargs else [1.0]
+    if len(spacing) == 1:
+        spacing = spacing * len(axes)
+    if any(np.ndim(h) != 0 or find_owner([h]) is not None for h in spacing):
+        raise TypeError("np.gradient: dualdiff supports constant scalar spacings only; "
+                        "write coordinate-array differences with np.diff")
+    outs = []
+    for ax, h in zip(axes, spacing):
+        n = np.shape(f)[ax]
+        if n < edge_order + 1:
+            raise ValueError("Shape of array too small to calculate a numerical gradient, "
+                             "at least (edge_order + 1) elements are required.")
+
+        def sl(a, b, ax=ax):
+            return f[(slice(None),) * ax + (slice(a, b),)]
+
+        mid = (sl(2, None) - sl(None, -2)) / (2.0 * h)
+        if edge_order == 1:
+            first = (sl(1, 2) - sl(0, 1)) / h
+            last = (sl(-1, None) - sl(-2, -1)) / h
+        else:
+            first = (-1.5 * sl(0, 1) + 2.0 * sl(1, 2) - 0.5 * sl(2, 3)) / h
+            last = (0.5 * sl(-3, -2) - 2.0 * sl(-2, -1) + 1.5 * sl(-1, None)) / h
+        outs.append(np.concatenate([first, mid, last], axis=ax))
+    return outs[0] if len(outs) == 1 else tuple(outs)

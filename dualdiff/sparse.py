@@ -6,17 +6,18 @@ gives ``J S``; because columns of one colour never share a row,
 ``J[i, j] = (J S)[i, c(j)]`` for every (i, j) in the pattern.  Reverse mode
 does the same with a row colouring and cotangents ``U^T J``.
 
-Global or local pattern.  ``sparsity="auto"`` uses the pattern detected at x
-by :func:`dualdiff.tracer`.  It keeps both branches of every value-dependent
-selection NumPy can see (``np.where``, ``maximum``, ``abs``, ``max``, ``sort``),
-so for code without Python ``if``s on values it is **global**: valid at every
-x.  A Python branch on a traced value makes it **local** to x; a plan then
-records ``plan.local = True`` and, by default, re-detects at each new x
-(``recheck="auto"``) so it is never silently wrong.
+Never stale.  The pattern is detected at x0 by :mod:`dualdiff.tracer`, which
+keeps every outcome of the selections NumPy can see (``np.where``, ``maximum``,
+``abs``, ``max``, ``sort``, ``interp``).  Every other discrete result computed
+from x (comparisons, arg-reductions, masks, Python branches) is recorded with
+the pattern; a plan records the same results in its passes at each new x, and
+when any differs it detects the pattern again at that x (``plan.detections``
+counts) before reading the Jacobian, so it is never silently wrong.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -24,53 +25,39 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import coloring
-from .carrier import new_tag
-from .drivers import as_input, check_mode, default_chunk, unpack, vjp
+from .core import new_tag, recording
 from .dual import Dual
-from .tracer import Tracer, _empty
+from .reverse import Recording
+from .seeding import as_input, check_mode, default_chunk, fresh, unpack
+from .tracer import Tracer
 
 Function = Callable[..., Any]
 
 
-def _traced(y, tag: int, n: int):
-    """(value, pattern) of f's output as seen by a detection pass."""
-    if isinstance(y, Tracer) and y.tag == tag:
-        return np.asarray(y.value, dtype=float), y.pattern
-    if isinstance(y, (list, tuple)) or (isinstance(y, np.ndarray) and y.dtype == object):
-        items = [_traced(e, tag, n) for e in y]
-        if not items:
-            return np.zeros((0,)), _empty(0, n)
-        return np.stack([v for v, _ in items]), sp.vstack([p for _, p in items], format="csr")
-    value = np.asarray(getattr(y, "value", y), dtype=float)
-    return value, _empty(value.size, n)
+class Discretes(list):
+    """The discrete results of a pass that decide a pattern (selections whose pattern
+    already covers every outcome are left out), compared between passes."""
+
+    def observe(self, fn, args, kwargs, result, select=False):
+        if not select:
+            self.append((getattr(fn, "__name__", repr(fn)), np.asarray(result)))
+
+    def same(self, other) -> bool:
+        return len(self) == len(other) and all(
+            a == c and np.shape(b) == np.shape(d) and np.array_equal(b, d, equal_nan=True)
+            for (a, b), (c, d) in zip(self, other))
 
 
-def jacobian_sparsity(f: Function, x, *args) -> sp.csr_array:
-    """Boolean sparsity pattern (m, n) of the Jacobian of f at x, by index-set tracing.
-
-    Never allocates an m x n or n x n dense array.  See the module docstring of
-    :mod:`dualdiff.sparse` for when the pattern is global or local.
-
-    >>> import numpy as np
-    >>> f = lambda x: np.append(np.sin(x[1:]) * x[:-1], np.sum(x))
-    >>> jacobian_sparsity(f, np.ones(3)).toarray().astype(int).tolist()
-    [[1, 1, 0], [0, 1, 1], [1, 1, 1]]
-    """
-    return _detect(f, as_input(x), args)[1]
-
-
-def _detect(f, x, args):
-    """(value, pattern, branched) of f at x."""
-    before = Tracer.branches
-    tag = new_tag()
-    t = Tracer.seed(x, tag)
-    try:
-        value, pattern = _traced(f(t, *args), tag, x.size)
-    finally:
-        Tracer._widths.pop(tag, None)
+def detect(f, x, args=()):
+    """``(value, pattern, discretes)`` of f at x: the pattern (m, n) as a boolean
+    csr_array and the discrete results it rests on."""
+    t = Tracer.seed(x)
+    with recording(Discretes()) as seen:
+        y = f(t, *args)
+    value, (pattern,) = unpack(y, t)
     pattern = sp.csr_array(pattern, dtype=bool)
     pattern.sort_indices()
-    return value, pattern, Tracer.branches > before
+    return value, pattern, seen
 
 
 def _parse(sparsity, m: int | None, n: int):
@@ -89,13 +76,6 @@ def _parse(sparsity, m: int | None, n: int):
     return pattern, groups
 
 
-def _same(a: tuple, b: tuple) -> bool:
-    try:
-        return len(a) == len(b) and all(np.array_equal(u, v) for u, v in zip(a, b))
-    except (TypeError, ValueError):
-        return False
-
-
 class JacobianPlan:
     """A sparse Jacobian prepared once (pattern and colouring), called at many x.
 
@@ -104,22 +84,24 @@ class JacobianPlan:
     ``least_squares(jac=plan)`` and ``solve_ivp(jac=lambda t, y: plan(y, t))``.
 
     Attributes: ``pattern``, ``colors``, ``ncolors``, ``mode`` ("forward" or
-    "reverse"), ``local`` (the pattern came from a Python branch on values),
-    ``detections`` (number of detection passes run) and ``calls``.
+    "reverse"), ``local`` (the detected pattern rests on discrete results of x:
+    comparisons, arg-reductions, branches), ``detections`` (detection passes run)
+    and ``calls``.  A given pattern (``sparsity=``) is the caller's promise and is
+    not re-checked.
 
     >>> import numpy as np
-    >>> plan = jacobian_plan(lambda x: x**2, np.ones(4))
+    >>> plan = JacobianPlan(lambda x: x**2, np.ones(4))
     >>> plan.ncolors, plan(np.arange(4.0)).toarray().diagonal().tolist()
     (1, [0.0, 2.0, 4.0, 6.0])
     """
 
     def __init__(self, f: Function, x0, sparsity="auto", mode: str = "auto",
-                 args: tuple = (), recheck: bool | str = "auto"):
-        self.f, self.args, self.recheck = f, tuple(args), recheck
+                 args: tuple = ()):
+        self.f, self.args = f, tuple(args)
         x0 = as_input(x0)
         self.in_shape, self.n = x0.shape, x0.size
-        self.detections, self.calls, self.local = 0, 0, False
-        self._at = (None, ())
+        self.detections, self.calls = 0, 0
+        self._seen = None
         groups = None
         if isinstance(sparsity, str):
             if sparsity != "auto":
@@ -131,15 +113,13 @@ class JacobianPlan:
         self._mode = check_mode(mode)
         self._choose(self._mode, groups)
 
-    def _redetect(self, x, args) -> bool:
-        """Detect at x; True when the pattern changed."""
-        _, pattern, self.local = _detect(self.f, x, args)
-        self._at = (x.copy(), args)
+    @property
+    def local(self) -> bool:
+        return bool(self._seen)
+
+    def _redetect(self, x, args) -> None:
+        _, self.pattern, self._seen = detect(self.f, x, args)
         self.detections += 1
-        old = getattr(self, "pattern", None)
-        self.pattern = pattern
-        changed = old is not None and (old.shape != pattern.shape or (old != pattern).nnz > 0)
-        return changed
 
     def _choose(self, mode, groups=None):
         p = self.pattern
@@ -166,15 +146,22 @@ class JacobianPlan:
             raise ValueError(f"plan made for x of shape {self.in_shape}, got {x.shape}")
         args = args or self.args
         self.calls += 1
-        fresh = self.local and not (np.array_equal(x, self._at[0]) and _same(args, self._at[1]))
-        if self.recheck is True or (self.recheck == "auto" and fresh):
-            if self._redetect(x, args):
+        with recording(Discretes()) as seen:
+            compressed = self._compressed(x, args)
+        if self._seen is not None and not seen.same(self._seen):
+            # x takes another path than the pattern was detected on: detect again here
+            old = self.pattern
+            self._redetect(x, args)
+            if old.shape != self.pattern.shape or (old != self.pattern).nnz:
                 self.m = self.pattern.shape[0]
                 self._choose(self._mode)
-        compressed = self._forward(x, args) if self.mode == "forward" else self._reverse(x, args)
+                compressed = self._compressed(x, args)
         data = compressed.ravel()[self._read]
         p = self.pattern
         return sp.csr_array((data, p.indices, p.indptr), shape=p.shape)
+
+    def _compressed(self, x, args):
+        return self._forward(x, args) if self.mode == "forward" else self._reverse(x, args)
 
     def _make_seeds(self):
         """One (k,) + x.shape seed block per chunk of colours (memory-bounded)."""
@@ -195,10 +182,10 @@ class JacobianPlan:
             return np.zeros((0, self.m))
         out = []
         for seed in self._seeds:
-            tag, k = new_tag(), seed.shape[0]
-            # a copy: f may write into x (and so into its tangent) in place
-            y = self.f(Dual._new(x, seed.copy(), tag), *args)
-            _, (t,) = unpack(y, Dual, tag, k)
+            k = seed.shape[0]
+            # copies: f may write into x (and so into its tangent) in place
+            xin = Dual._make(fresh(x), (seed.copy(),), new_tag())
+            _, (t,) = unpack(self.f(xin, *args), xin)
             if np.size(t) != k * self.m:
                 raise ValueError(f"f returned {np.size(t) // k} values at this x; the plan's "
                                  f"pattern has {self.m} rows. Make a new plan.")
@@ -206,32 +193,19 @@ class JacobianPlan:
         return out[0] if len(out) == 1 else np.concatenate(out)
 
     def _reverse(self, x, args):
-        """(ncolors, n): one cotangent per row colour through dualdiff.vjp."""
-        y, pullback = vjp(lambda z: self.f(z, *args), x)
-        u = np.zeros((self.ncolors, self.m))
+        """(ncolors, n): one cotangent per row colour, one reverse sweep."""
+        rec = Recording(lambda z: self.f(z, *args), x)
+        if math.prod(rec.y_shape) != self.m:
+            raise ValueError(f"f returned {math.prod(rec.y_shape)} values at this x; the "
+                             f"plan's pattern has {self.m} rows. Make a new plan.")
+        u = np.zeros((self.ncolors, self.m), x.dtype)
         u[self.colors, np.arange(self.m)] = 1.0
-        return np.reshape(pullback(u.reshape((self.ncolors,) + np.shape(y))),
+        return np.reshape(rec.sweep(u.reshape((self.ncolors,) + rec.y_shape)),
                           (self.ncolors, self.n))
 
     def __repr__(self) -> str:
         return (f"JacobianPlan({self.m}x{self.n}, nnz={self.pattern.nnz}, "
                 f"{self.ncolors} colours, {self.mode}, local={self.local})")
-
-
-def jacobian_plan(f: Function, x0, sparsity="auto", mode: str = "auto", args: tuple = (),
-                  recheck: bool | str = "auto") -> JacobianPlan:
-    """Detect (or take) the pattern of f's Jacobian and colour it once; call it at new x.
-
-    ``recheck``: "auto" re-detects at every call only when the detected pattern
-    came from a Python branch on values (local), True always, False never.
-
-    >>> import numpy as np
-    >>> f = lambda x: np.append(x[:1], x[1:] - x[:-1])
-    >>> plan = jacobian_plan(f, np.zeros(5))
-    >>> plan.ncolors, plan(np.ones(5)).toarray()[1].tolist()
-    (2, [-1.0, 1.0, 0.0, 0.0, 0.0])
-    """
-    return JacobianPlan(f, x0, sparsity=sparsity, mode=mode, args=args, recheck=recheck)
 
 
 def sparse_jacobian(f: Function, x, sparsity="auto", mode: str = "auto") -> sp.csr_array:
@@ -241,4 +215,4 @@ def sparse_jacobian(f: Function, x, sparsity="auto", mode: str = "auto") -> sp.c
     >>> sparse_jacobian(np.sin, np.zeros(3)).toarray().tolist()
     [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
     """
-    return JacobianPlan(f, x, sparsity=sparsity, mode=mode, recheck=False)(x)
+    return JacobianPlan(f, x, sparsity=sparsity, mode=mode)(x)

@@ -1,29 +1,30 @@
-"""Reverse mode: a carrier that records a graph as NumPy code runs on it.
+"""Reverse mode: a carrier that records a program as NumPy code runs on it.
 
-``Tape(value, node, tag)`` holds a primal value and the :class:`Node` that
-produced it.  Operations run through the same dispatch and the same rules
-table as :class:`~dualdiff.dual.Dual`; instead of pushing tangents forward
-they record, for each result, its parents and a ``backward`` function that
-maps the result's adjoint ``u`` (a leading axis of k cotangents) to each
-parent's contribution:
+``Tape(value, node, tag)`` holds a value and the :class:`Node` that produced
+it (None for a constant of the pass).  Operations run through the same core
+and rules as :class:`~dualdiff.dual.Dual`; instead of pushing tangents forward
+each records an instruction: its inputs (parent nodes or constants), how to
+recompute its value, the local partials it saved, and its transposed (``vjp``)
+and forward (``jvp``) maps:
 
-* element-wise rows of :mod:`dualdiff.rules`: ``u * f'(x)`` (the same first
-  derivative Dual multiplies the tangent by), summed over broadcast axes;
-* linear maps: the given ``adjoint``, or else the transpose of the map's
-  index map (a gather when the map is injective, a scatter-add otherwise);
-* primitives: their ``vjp`` rule (``rules.Primitive.vjp``).
+* element-wise rows: ``u * f'(x)``, summed over broadcast axes;
+* linear maps: the given adjoint, or else the transpose of the map's index map
+  (a gather when the map is injective, a scatter-add otherwise);
+* primitives: their ``vjp`` rule;
+* writes ``x[i] = y`` (also through views): the written elements take their
+  adjoint from y, the rest from x's previous node.
 
-There is no global tape: a graph hangs off its output, so threads and nested
-passes never share state.  Tags work as for Dual (the newest tag owns an
-operation), so reverse-over-forward and forward-over-reverse both nest.
-Item assignment is recorded functionally: the assigned Tape gets a new node
-and a new value array, and the old ones stay intact for earlier nodes.
+Values follow NumPy exactly (views alias, writes are in place); a write into a
+value that a node saved for its sweep copies it first (copy-on-write), and
+constant operands are copied when recorded, so no later write changes a sweep.  There is
+no global tape: a program hangs off its output, so threads and nested passes
+never share state.  Tags work as for Dual, so reverse-over-forward and
+forward-over-reverse both nest.
 
->>> import numpy as np
->>> from dualdiff.carrier import new_tag
->>> x = Tape(np.array([1.0, 2.0]), Node(shape=(2,)), new_tag())
+>>> from dualdiff.core import new_tag
+>>> x = Tape(np.array([1.0, 2.0]), Leaf((2,), np.dtype(float)), new_tag())
 >>> y = np.sum(np.sin(x) * x)
->>> g = backward(y, x.node, np.ones((1,)))
+>>> g = backward(y.node, x.node, np.ones((1,)), order(y.node))
 >>> bool(np.allclose(g[0], np.sin([1.0, 2.0]) + np.cos([1.0, 2.0]) * [1.0, 2.0]))
 True
 """
@@ -34,55 +35,114 @@ import math
 
 import numpy as np
 
-from . import rules
-from .carrier import Carrier, new_tag
-from .dispatch import index_map, lift
-from .dual import expand, fit, nan_safe_product, promote, zeros
+from .arrays import expand, loud, quiet, sum_to, zeros
+from .core import (
+    Carrier,
+    evaluate,
+    first_partials,
+    index_map,
+    nan_safe_product,
+    root_of,
+)
 
 
 class NoReverseRule(TypeError):
-    """A primitive without a vjp rule met the tape (auto mode falls back to forward)."""
+    """Something the tape cannot record (a primitive without a vjp rule); auto mode
+    falls back to forward mode."""
 
+
+def snapshot(a):
+    """A constant operand as the program keeps it: a copy when it is a writeable array
+    (the caller could change it in place after the operation).  Values of Tapes need no
+    copy: a write into a Tape whose value a node saved copies it first (copy-on-write)."""
+    if type(a) is np.ndarray and a.flags.writeable and a.size:
+        return a.copy()
+    return a
+
+
+# -- the instructions ------------------------------------------------------------------
 
 class Node:
-    """A vertex of the graph: ``parents`` and ``backward(u) -> contributions``
-    (``Node(shape=x.shape)`` is a leaf: an input).
+    """An instruction: ``inputs`` (parent Nodes or constants), the value's shape and
+    dtype, and what it ``saved`` at recording for its sweeps.
 
-    ``backward`` returns one adjoint (leading cotangent axis) or None per parent.
-    ``forward(tangents) -> tangent`` pushes the parents' tangents (k, ...)
-    through the same local derivative (a forward sweep over the recording).
-    A multi-output primitive has one node whose adjoint is a list (one slot per
-    output); each output's node feeds its slot."""
+    ``vjp(saved, u)`` maps the adjoint u (a leading axis of k cotangents) to one
+    contribution per parent (None: none); ``jvp(saved, ts)`` the parents' tangents
+    to this node's; ``value(vals)`` and ``local(vals, out)`` recompute the value and
+    the saved data from the inputs' values (prepared plans replay them)."""
 
-    __slots__ = ("parents", "backward", "forward", "size", "slot", "nout", "shape")
+    __slots__ = ("inputs", "parents", "shape", "dtype", "saved")
 
-    def __init__(self, parents=(), backward=None, forward=None, shape=(), slot=None, nout=0):
-        self.parents, self.backward, self.forward = parents, backward, forward
-        self.shape, self.size = tuple(shape), math.prod(shape)
-        self.slot, self.nout = slot, nout
+    def __init__(self, inputs, shape, dtype, saved=None):
+        self.inputs = tuple(inputs)
+        self.parents = tuple(a for a in self.inputs if isinstance(a, Node))
+        self.shape, self.dtype, self.saved = tuple(shape), dtype, saved
 
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
 
-def _unbroadcast(u, shape: tuple):
-    """Sum ``u`` (k, ...) over the axes that broadcasting added to ``shape``."""
-    shape = tuple(shape)
-    extra = np.ndim(u) - 1 - len(shape)
-    axes = tuple(range(1, 1 + extra)) + tuple(
-        1 + extra + i for i, s in enumerate(shape) if s == 1 and np.shape(u)[1 + extra + i] != 1)
-    if axes:
-        u = np.sum(u, axis=axes, keepdims=True)
-        if extra:
-            u = np.reshape(u, np.shape(u)[:1] + np.shape(u)[1 + extra:])
-    if np.shape(u)[1:] != shape:  # u was smaller (a broadcast factor): fill out
-        u = np.broadcast_to(u, np.shape(u)[:1] + shape)
-    return u
+    def local(self, vals, out):
+        return None
 
 
-class _Transpose:
-    """_Transpose of an element-moving map, from its index map (0 = filled zero).
+class Leaf(Node):
+    """An input of the recording."""
 
-    ``apply(u)`` takes the output adjoint (k, M) flattened and returns (k, N):
-    a reshape when the map is the identity order, a gather when it is
-    injective, else a scatter-add (np.bincount; layers of gathers on carriers)."""
+    __slots__ = ()
+
+    def __init__(self, shape, dtype):
+        super().__init__((), shape, dtype)
+
+
+class Elementwise(Node):
+    """``ufunc(*inputs)``; saves the first partials of the live inputs."""
+
+    __slots__ = ("ufunc",)
+
+    def __init__(self, ufunc, inputs, shape, dtype, saved):
+        super().__init__(inputs, shape, dtype, saved)
+        self.ufunc = ufunc
+
+    def value(self, vals):
+        return evaluate(self.ufunc, vals)
+
+    def local(self, vals, out):
+        return first_partials(self.ufunc, vals, out, [isinstance(a, Node) for a in self.inputs])
+
+    def vjp(self, saved, u):
+        out = []
+        for a, f in zip(self.inputs, saved):
+            if isinstance(a, Node):
+                if f is None:
+                    out.append(None)
+                    continue
+                term = u if type(f) is float and f == 1.0 else nan_safe_product(f, u)
+                out.append(sum_to(term, a.shape))
+        return tuple(out)
+
+    def jvp(self, saved, ts):
+        it, out = iter(ts), None
+        nd = len(self.shape)
+        for a, f in zip(self.inputs, saved):
+            if isinstance(a, Node):
+                t = next(it)
+                if f is None:
+                    continue
+                t = expand(t, nd)
+                term = t if type(f) is float and f == 1.0 else nan_safe_product(t, f)
+                out = term if out is None else out + term
+        k = np.shape(ts[0])[0]
+        if out is None:
+            return zeros((k,) + self.shape, self.dtype)
+        return out if np.shape(out)[1:] == self.shape else np.broadcast_to(
+            out, (k,) + self.shape)
+
+
+class Transpose:
+    """Transpose of an element-moving map from its index map (0 = filled zero):
+    ``apply(u)`` maps the output adjoint (k, M) flattened to (k, N), as a reshape
+    (identity order), a gather (injective) or a scatter-add (repeats)."""
 
     __slots__ = ("idx", "n", "kind", "inv", "layers")
 
@@ -107,25 +167,25 @@ class _Transpose:
         if self.kind == "identity":
             return u
         if self.kind == "gather":
-            return np.concatenate([u, np.zeros((k, 1))], axis=1)[:, self.inv]
-        if isinstance(u, np.ndarray):
+            return np.concatenate([u, np.zeros((k, 1), np.result_type(u))], axis=1)[:, self.inv]
+        if type(u) is np.ndarray and u.dtype.kind == "f":
             m = self.idx.size
             bins = (self.idx[None, :] + (self.n + 1) * np.arange(k)[:, None]).ravel()
             out = np.bincount(bins, weights=u.reshape(k * m), minlength=k * (self.n + 1))
             return out.reshape(k, self.n + 1)[:, 1:]
-        # a carrier (nested pass): sum injective layers of gathers, exactly
+        # a carrier (nested pass) or complex: sum injective layers of gathers, exactly
         if self.layers is None:
             order = np.argsort(self.idx, kind="stable")
             sidx = self.idx[order]
             first = np.searchsorted(sidx, sidx)
             rank = np.arange(sidx.size) - first
             self.layers = []
-            for r in range(int(rank.max()) + 1):
+            for r in range(int(rank.max(initial=0)) + 1):
                 sel = (rank == r) & (sidx > 0)
                 inv = np.full(self.n + 1, self.idx.size)
                 inv[sidx[sel]] = order[sel]
                 self.layers.append(inv[1:])
-        padded = np.concatenate([u, np.zeros((k, 1))], axis=1)
+        padded = np.concatenate([u, np.zeros((k, 1), np.result_type(u))], axis=1)
         total = None
         for inv in self.layers:
             term = padded[:, inv]
@@ -133,276 +193,330 @@ class _Transpose:
         return total
 
 
+class Linear(Node):
+    """A linear map ``op(*inputs)`` (``g`` batched over a leading axis; ``adjoint`` its
+    transpose, or None for a movement of elements, transposed from its index map)."""
+
+    __slots__ = ("op", "g", "adjoint", "_t")
+
+    def __init__(self, op, g, adjoint, inputs, shape, dtype):
+        super().__init__(inputs, shape, dtype)
+        self.op, self.g, self.adjoint, self._t = op, g, adjoint, None
+
+    def value(self, vals):
+        return self.op(*vals)
+
+    def _shapes(self):
+        return [a.shape if isinstance(a, Node) else np.shape(a) for a in self.inputs]
+
+    def vjp(self, saved, u):
+        k = np.shape(u)[0]
+        if self.adjoint is not None:
+            (shape,) = self._shapes()
+            return (np.reshape(self.adjoint(u), (k,) + shape),)
+        shapes = self._shapes()
+        if self._t is None:
+            self._t = Transpose(index_map(self.op, shapes), sum(math.prod(s) for s in shapes))
+        flat = self._t.apply(np.reshape(u, (k, -1)))
+        out, start = [], 0
+        for a, s in zip(self.inputs, shapes):
+            size = math.prod(s)
+            if isinstance(a, Node):
+                out.append(np.reshape(flat[:, start:start + size], (k,) + s))
+            start += size
+        return tuple(out)
+
+    def jvp(self, saved, ts):
+        it, k = iter(ts), np.shape(ts[0])[0]
+        return self.g(*[next(it) if isinstance(a, Node) else
+                        zeros((k,) + np.shape(a), np.result_type(a, ts[0]))
+                        for a in self.inputs])
+
+
+class Primitive(Node):
+    """A :class:`~dualdiff.primitives.Primitive`; saves its inputs' values and output."""
+
+    __slots__ = ("prim", "nout")
+
+    def __init__(self, prim, inputs, shape, dtype, saved, nout=0):
+        super().__init__(inputs, shape, dtype, saved)
+        self.prim, self.nout = prim, nout
+
+    def value(self, vals):
+        return self.prim.fn(*vals)
+
+    def local(self, vals, out):
+        return list(vals), out
+
+    def vjp(self, saved, u):
+        vals, out = saved
+        needs = tuple(isinstance(a, Node) for a in self.inputs)
+        adj = self.prim.vjp(out, vals, u, needs)
+        return tuple(a for a, n in zip(adj, needs) if n)
+
+    def jvp(self, saved, ts):
+        vals, out = saved
+        it = iter(ts)
+        return self.prim.jvp(out, vals, [next(it) if isinstance(a, Node) else None
+                                         for a in self.inputs])
+
+
+class Slot(Node):
+    """Output ``index`` of a multi-output primitive node."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, parent, index, shape, dtype):
+        super().__init__((parent,), shape, dtype)
+        self.index = index
+
+    def value(self, vals):
+        return vals[0][self.index]
+
+    def vjp(self, saved, u):
+        slots = [None] * self.parents[0].nout
+        slots[self.index] = u
+        return (slots,)
+
+    def jvp(self, saved, ts):
+        t = ts[0][self.index]
+        return zeros((np.shape(ts[0][0] if ts[0][0] is not None else 0)[:1]) + self.shape,
+                     self.dtype) if t is None else t
+
+
+class Write(Node):
+    """``root[...] = item`` in flat terms: ``written`` marks the root's elements (C
+    order) that were written, ``src`` the item element each received.  Inputs: the
+    root's previous node or value, then the item's node or value."""
+
+    __slots__ = ("written", "src")
+
+    def __init__(self, old, item, written, src, shape, dtype):
+        super().__init__((old, item), shape, dtype)
+        self.written, self.src = written, src
+
+    def value(self, vals):
+        old, item = vals
+        new = np.array(old, dtype=np.result_type(old, item), copy=True)
+        new.reshape(-1)[self.written] = np.reshape(item, -1)[self.src]
+        return new
+
+    def vjp(self, saved, u):
+        old, item = self.inputs
+        k = np.shape(u)[0]
+        flat = np.reshape(u, (k, -1))
+        out = []
+        if isinstance(old, Node):
+            kept = np.array(flat)
+            kept[:, self.written] = 0
+            out.append(np.reshape(kept, (k,) + self.shape))
+        if isinstance(item, Node):
+            got = flat[:, self.written]
+            if item.size == self.src.size and np.array_equal(self.src, np.arange(item.size)):
+                out.append(np.reshape(got, (k,) + item.shape))
+            elif type(got) is np.ndarray and got.dtype.kind == "f":
+                bins = (self.src[None, :] + item.size * np.arange(k)[:, None]).ravel()
+                acc = np.bincount(bins, weights=got.reshape(-1), minlength=k * item.size)
+                out.append(np.reshape(acc, (k,) + item.shape))
+            else:  # complex or nested: scatter-add by a linear map's transpose
+                t = Transpose(np.concatenate([[0], 1 + self.src]), item.size)
+                padded = np.concatenate([np.zeros((k, 1), np.result_type(got)), got], axis=1)
+                out.append(np.reshape(t.apply(padded), (k,) + item.shape))
+        return tuple(out)
+
+    def jvp(self, saved, ts):
+        old, item = self.inputs
+        it = iter(ts)
+        told = next(it) if isinstance(old, Node) else None
+        titem = next(it) if isinstance(item, Node) else None
+        k = np.shape(ts[0])[0]
+        dtype = np.result_type(*[t for t in (told, titem) if t is not None])
+        new = np.zeros((k, self.size), dtype) if told is None else \
+            np.array(np.reshape(told, (k, -1)), dtype=dtype)
+        if titem is None:
+            new[:, self.written] = 0
+        else:
+            new[:, self.written] = np.reshape(titem, (k, -1))[:, self.src]
+        return np.reshape(new, (k,) + self.shape)
+
+
+class Guard(Node):
+    """A discrete result (comparison, arg-reduction, branch) computed from the inputs;
+    a prepared plan recomputes it and re-records when it differs."""
+
+    __slots__ = ("fn", "kwargs", "result", "select")
+
+    def __init__(self, fn, inputs, kwargs, result, select):
+        super().__init__(inputs, np.shape(result), np.asarray(result).dtype)
+        self.fn, self.kwargs, self.result, self.select = fn, kwargs, result, select
+
+    def value(self, vals):
+        return self.fn(*vals, **self.kwargs)
+
+
+# -- the carrier ---------------------------------------------------------------------------
+
 class Tape(Carrier):
-    """A value recorded for reverse mode: ``Tape(value, node, tag)``.
+    """A value recorded for reverse mode: ``Tape(value, node, tag)``, ``node`` None for a
+    constant of the pass.  Use :func:`dualdiff.vjp` rather than building Tapes by hand.
 
-    ``node`` is None for a constant of this pass.  Use :func:`dualdiff.vjp`
-    rather than building Tapes by hand.
-
-    >>> import numpy as np, dualdiff as dd
+    >>> import dualdiff as dd
     >>> y, pullback = dd.vjp(lambda x: x * x, np.array([1.0, 3.0]))
     >>> pullback(np.array([1.0, 1.0])).tolist()
     [2.0, 6.0]
     """
 
-    # _base: (base Tape, index, base's version) when self is a view x[basic index];
-    # _version counts assignments into self (see _setitem).
-    __slots__ = ("value", "node", "tag", "_base", "_version")
+    __slots__ = ("node", "_captured")
     _part_names = ("value",)
-    _lead = (0,)
+    _aliasing = False
 
     def __init__(self, value, node: Node | None = None, tag: int = 0):
         if not isinstance(value, Carrier):
-            value = np.asarray(value, dtype=float)
-        self.value, self.node, self.tag, self._base, self._version = value, node, tag, None, 0
+            value = np.asarray(value)
+            if value.dtype.kind not in "fc":
+                value = value.astype(float)
+        self._init(value, tag)
+        self.node, self._captured = node, False
 
     @classmethod
-    def _new(cls, value, node, tag):
+    def _make(cls, value, parts, tag):
         t = object.__new__(cls)
-        t.value, t.node, t.tag, t._base, t._version = value, node, tag, None, 0
+        t.value, t.node, t.tag, t._view, t._version, t._epoch = value, parts[0], tag, None, 0, 0
+        t._captured = False
         return t
-
-    def __getitem__(self, index):
-        """``x[index]``; with a basic index the result is a view of x, as in NumPy:
-        assignments into it are written back into x."""
-        out = super().__getitem__(index)
-        parts = index if isinstance(index, tuple) else (index,)
-        if isinstance(out, Tape) and out.tag == self.tag and all(
-                i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice))
-                for i in parts):
-            out._base = (self, index, self._version)
-        return out
 
     @property
     def parts(self) -> tuple:
-        return (self.value,)
+        return (self.node,)
 
-    @classmethod
-    def _from_parts(cls, parts, tag):
-        return cls._new(parts[0], None, tag)
+    def _set_parts(self, parts) -> None:
+        (self.node,) = parts
 
-    def _map_parts(self, fn):  # copy / astype(float): the identity on adjoints
-        value = fn(self.value)
-        if self.node is None:
-            return self._new(value, None, self.tag)
-        return self._new(value, Node((self.node,), _identity, _same, np.shape(value)),
-                         self.tag)
-
-    @staticmethod
-    def zero_parts(k: int, shape: tuple) -> tuple:
+    def _orders(self):
         return ()
 
-    @staticmethod
-    def _split(x, tag):
-        """(value, node or None) of x as seen by a pass of ``tag``."""
-        if isinstance(x, Tape) and x.tag == tag:
-            if x._base is not None and x._base[0]._version != x._base[2]:
-                raise TypeError(
-                    "reverse mode: this array is a view (x[...]) of an array that was "
-                    "assigned into after the view was taken; the recording would use stale "
-                    "values. Take the slice after the assignment, or use mode='forward'.")
-            return x.value, x.node
-        return x, None
+    @classmethod
+    def _constant_parts(cls, value, like):
+        return (None,)
 
     def __repr__(self) -> str:
         return f"Tape(value={self.value!r}, tag={self.tag})"
 
-    # -- the four kinds of rule ----------------------------------------------
+    # -- recording -------------------------------------------------------------------
     @classmethod
-    def _unary(cls, ufunc, x):
-        v, node = x.value, x.node
-        y = ufunc(v)
-        if node is None or ufunc in rules.PIECEWISE_CONSTANT:
-            return cls._new(y, None, x.tag)
-        d1 = rules.UNARY[ufunc][0]
-        with np.errstate(all="ignore"):
-            d = d1(v, y) if callable(d1) else d1
-        kink = ufunc in rules.KINKS
-        if kink:
-            # Dual's basis seeding gives |t| at 0, i.e. slope +1 along each seeded input
-            d = np.where(v == 0, 1.0, d)
-        if type(d) is float and d == 1.0:
-            back, fwd = _identity, _same
-        else:
-            def back(u):
-                with np.errstate(all="ignore"):
-                    return (nan_safe_product(u, d),)
-
-            def fwd(ts):
-                with np.errstate(all="ignore"):
-                    out = nan_safe_product(ts[0], d)
-                return np.where(v == 0, np.abs(ts[0]), out) if kink else out
-        return cls._new(y, Node((node,), back, fwd, np.shape(y)), x.tag)
+    def _elementwise(cls, ufunc, z, sp, first, second, tag, args):
+        if all(f is None for f in first):
+            return cls._make(z, (None,), tag)
+        inputs = [p[0] if p is not None else snapshot(v) for v, p in sp]
+        node = Elementwise(ufunc, inputs, np.shape(z), _dtype(z), first)
+        out = cls._make(z, (node,), tag)
+        _capture(first, sp, args, out)
+        return out
 
     @classmethod
-    def _binary(cls, ufunc, a, b, tag):
-        (fa, fb), _ = rules.BINARY[ufunc]
-        av, an = cls._split(a, tag)
-        bv, bn = cls._split(b, tag)
-        z = ufunc(av, bv)
-        parents, factors, shapes = [], [], []
-        with np.errstate(all="ignore"):
-            for deriv, node, val, pos in ((fa, an, av, "first"), (fb, bn, bv, "second")):
-                if node is None or (type(deriv) is float and deriv == 0.0):
-                    continue
-                if deriv is rules.NONDIFF:
-                    raise TypeError(
-                        f"{ufunc.__name__}: no derivative with respect to its {pos} "
-                        f"argument; pass a constant there.")
-                parents.append(node)
-                factors.append(deriv(av, bv, z) if callable(deriv) else deriv)
-                shapes.append(np.shape(val))
-        if not parents:
-            return cls._new(z, None, tag)
-
-        def back(u):
-            out = []
-            with np.errstate(all="ignore"):
-                for f, s in zip(factors, shapes):
-                    term = u if type(f) is float and f == 1.0 else nan_safe_product(u, f)
-                    out.append(_unbroadcast(term, s))
-            return tuple(out)
-
-        zshape = np.shape(z)
-
-        def fwd(ts):
-            out = None
-            with np.errstate(all="ignore"):
-                for f, t in zip(factors, ts):
-                    t = expand(t, len(zshape))
-                    term = t if type(f) is float and f == 1.0 else nan_safe_product(t, f)
-                    out = term if out is None else out + term
-            return out if out.shape[1:] == zshape else fit(out, zshape)
-
-        return cls._new(z, Node(tuple(parents), back, fwd, zshape), tag)
+    def _linear(cls, op, g, adjoint, sp, value, tag, args):
+        if all(p is None or p[0] is None for _, p in sp):
+            return cls._make(value, (None,), tag)
+        inputs = [p[0] if p is not None and p[0] is not None else snapshot(v) for v, p in sp]
+        return cls._make(value, (Linear(op, g, adjoint, inputs, np.shape(value),
+                                        _dtype(value)),), tag)
 
     @classmethod
-    def _linear(cls, g, xs, tag, op, adjoint=None):
-        split = [cls._split(x, tag) for x in xs]
-        values = [v for v, _ in split]
-        value = op(*values)
-        nodes = [n for _, n in split]
-        if all(n is None for n in nodes):
-            return cls._new(value, None, tag)
-        shapes = [np.shape(v) for v in values]
-        out_shape = np.shape(value)
-        if adjoint is not None:
-            if len(xs) != 1:
-                raise TypeError("a linear map with an explicit adjoint takes one argument")
-            shape = shapes[0]
-
-            def back(u):
-                return (np.reshape(adjoint(u), np.shape(u)[:1] + shape),)
-
-            return cls._new(value, Node((nodes[0],), back, lambda ts: g(ts[0]), out_shape), tag)
-        live = [i for i, n in enumerate(nodes) if n is not None]
-        sizes = [math.prod(s) for s in shapes]
-        offsets = np.cumsum([0] + sizes)
-        plan = []
-
-        def back(u):
-            if not plan:
-                plan.append(_Transpose(index_map(op, shapes), int(offsets[-1])))
-            k = np.shape(u)[0]
-            flat = plan[0].apply(np.reshape(u, (k, -1)))
-            return tuple(np.reshape(flat[:, offsets[i]:offsets[i + 1]], (k,) + shapes[i])
-                         for i in live)
-
-        def fwd(ts):
-            it = iter(ts)
-            k = np.shape(ts[0])[0]
-            return g(*[next(it) if n is not None else zeros(k, s) for n, s in zip(nodes, shapes)])
-
-        node = Node(tuple(nodes[i] for i in live), back, fwd, out_shape)
-        return cls._new(value, node, tag)
-
-    @classmethod
-    def _primitive(cls, prim, args, tag):
+    def _primitive(cls, prim, sp, out, tag, args):
         if prim.vjp is None:
-            raise NoReverseRule(f"{prim.name} has no reverse-mode (vjp) rule yet; use "
+            raise NoReverseRule(f"{prim.name} has no reverse-mode (vjp) rule; use "
                                 f"mode='forward'")
-        split = [cls._split(x, tag) for x in args]
-        values = [v for v, _ in split]
-        out = prim.fn(*values)
-        nodes = [n for _, n in split]
-        live = tuple(i for i, n in enumerate(nodes) if n is not None)
-        if not live:
-            if isinstance(out, tuple):
-                return tuple(cls._new(o, None, tag) for o in out)
-            return cls._new(out, None, tag)
-        needs = tuple(n is not None for n in nodes)
         multi = isinstance(out, tuple)
-
-        def back(u):
-            adj = prim.vjp(out, values, u, needs)
-            return tuple(adj[i] for i in live)
-
-        def fwd(ts):
-            it = iter(ts)
-            return prim.jvp(out, values, [next(it) if n is not None else None for n in nodes])
-
-        size = (sum(math.prod(np.shape(o)) for o in out),) if multi else np.shape(out)
-        node = Node(tuple(nodes[i] for i in live), back, fwd, size,
-                    nout=len(out) if multi else 0)
+        if all(p is None or p[0] is None for _, p in sp):
+            return tuple(cls._make(o, (None,), tag) for o in out) if multi \
+                else cls._make(out, (None,), tag)
+        inputs = [p[0] if p is not None and p[0] is not None else snapshot(v) for v, p in sp]
+        vals = [v if isinstance(a, Node) else a for a, (v, _) in zip(inputs, sp)]
+        node = Primitive(prim, inputs, (sum(np.size(o) for o in out),) if multi else
+                         np.shape(out), None if multi else _dtype(out), (vals, out),
+                         nout=len(out) if multi else 0)
         if not multi:
-            return cls._new(out, node, tag)
-        return tuple(cls._new(o, Node((node,), _identity, None, np.shape(o), slot=i), tag)
-                     for i, o in enumerate(out))
+            result = cls._make(out, (node,), tag)
+            _capture(vals + [out], sp, args, result)
+            return result
+        results = tuple(cls._make(o, (Slot(node, i, np.shape(o), _dtype(o)),), tag)
+                        for i, o in enumerate(out))
+        _capture(vals, sp, args, None)
+        for r in results:
+            r._captured = True
+        return results
 
-    def _setitem(self, index, item):
-        """``self[index] = item`` recorded as a new node; old value and node stay intact."""
-        value, inode = self._split(item, self.tag)
-        base = self.value
-        base = promote(base.copy() if isinstance(base, Carrier) else np.array(base), value)
-        base[index] = value
-        old = self.node
-        self._version += 1
-        if old is None and inode is None:
-            self.value = base
-            self._write_back()
+    @classmethod
+    def _write_root(cls, root, written, src, parts, item_value):
+        old = root.node
+        item = parts[0] if parts is not None else None
+        if old is None and item is None:
             return
-        head = (slice(None),) + (index if isinstance(index, tuple) else (index,))
-        item_shape = np.shape(value)
-        parents = tuple(n for n in (old, inode) if n is not None)
+        value = root.value
+        root.node = Write(old if old is not None else _placeholder(value),
+                          item if item is not None else snapshot(item_value),
+                          written, src, np.shape(value), _dtype(value))
 
-        def back(u):
-            out = []
-            if old is not None:
-                kept = u.copy()
-                kept[head] = 0.0
-                out.append(kept)
-            if inode is not None:
-                out.append(_unbroadcast(u[head], item_shape))
-            return tuple(out)
-
-        shape = np.shape(base)
-        nd = np.ndim(self.value[index])
-
-        def fwd(ts):
-            k = np.shape(ts[0])[0]
-            t = ts[0].copy() if old is not None else np.zeros((k,) + shape)
-            if inode is not None:
-                t = promote(t, ts[-1])
-            t[head] = 0.0 if inode is None else expand(ts[-1], nd)
-            return t
-
-        self.value, self.node = base, Node(parents, back, fwd, shape)
-        self._write_back()
-
-    def _write_back(self):
-        """A view's new content goes back into its base (NumPy's view semantics)."""
-        if self._base is not None:
-            base, index, _ = self._base
-            base[index] = Tape._new(self.value, self.node, self.tag)
-            self._base = (base, index, base._version)
+    @classmethod
+    def _before_write(cls, root) -> bool:
+        """Copy-on-write: a value some node saved is copied before it is written into."""
+        if not getattr(root, "_captured", False):
+            return False
+        root.value = root.value.copy()
+        root._captured = False
+        return True
 
 
-def _identity(u):
-    return (u,)
+def _capture(saved, sp, args, out) -> None:
+    """Mark the roots whose value arrays ``saved`` refers to (a later write copies them)."""
+    for s in saved:
+        if type(s) is not np.ndarray:
+            continue
+        for (v, p), a in zip(sp, args):
+            if p is not None and type(v) is np.ndarray and (s is v or np.may_share_memory(s, v)):
+                root_of(a)._captured = True
+        if out is not None and (s is out.value or (type(out.value) is np.ndarray and
+                                                    np.may_share_memory(s, out.value))):
+            out._captured = True
 
 
-def _same(ts):
-    return ts[0]
+def _dtype(v):
+    return np.asarray(v).dtype if not isinstance(v, Carrier) else np.dtype(v.dtype)
+
+
+def _placeholder(value):
+    """A constant input of a Write whose value a plan recomputes from the write itself
+    (the constant root's content before the write)."""
+    return np.array(value, copy=True) if not isinstance(value, Carrier) else value.copy()
+
+
+def _placeholder_shape(shape, like):
+    return np.zeros(shape, _dtype(like))
+
+
+# -- sweeps ---------------------------------------------------------------------------------
+
+def order(root: Node) -> list:
+    """Nodes reachable from root, each after all of its consumers (root first).
+
+    >>> leaf = Leaf((1,), np.dtype(float)); order(leaf) == [leaf]
+    True
+    """
+    out, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            out.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for p in node.parents:
+            if id(p) not in seen:
+                stack.append((p, False))
+    out.reverse()
+    return out
 
 
 def _add(a, b):
@@ -415,164 +529,51 @@ def _add(a, b):
     return a + b
 
 
-def _topological(root: Node) -> list:
-    """Nodes reachable from root, each after all of its consumers (root first)."""
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for p in node.parents:
-            if id(p) not in seen:
-                stack.append((p, False))
-    order.reverse()
-    return order
-
-
-def backward(y: Tape, leaf: Node, u, order: list | None = None):
-    """Adjoint at ``leaf`` of ``u`` (k, *y.shape) seeded at y: ``u @ J`` batched.
-
-    Returns None when y does not depend on leaf."""
-    root = y.node if isinstance(y, Tape) else None
-    if root is None:
-        return None
-    if order is None:
-        order = _topological(root)
+def backward(root: Node, leaf: Node, u, nodes: list, saved=None):
+    """Adjoint at ``leaf`` of ``u`` (k, *root.shape) seeded at root: ``u @ J`` batched
+    (None when root does not depend on leaf).  ``saved`` maps nodes to their saved
+    data (default: what each node saved at recording)."""
     adj = {id(root): u}
-    for node in order:
-        a = adj.pop(id(node), None)
-        if a is None or node is leaf:
+    token = quiet()
+    try:
+        for node in nodes:
+            a = adj.pop(id(node), None)
+            if a is None:
+                continue
             if node is leaf:
                 return a
-            continue
-        if node.slot is not None:  # one output of a multi-output primitive
-            (p,) = node.parents
-            slots = [None] * p.nout
-            slots[node.slot] = a
-            adj[id(p)] = _add(adj.get(id(p)), slots)
-            continue
-        for p, c in zip(node.parents, node.backward(a)):
-            if c is not None:
-                adj[id(p)] = _add(adj.get(id(p)), c)
+            s = node.saved if saved is None else saved[id(node)]
+            for p, c in zip(node.parents, node.vjp(s, a)):
+                if c is not None:
+                    adj[id(p)] = _add(adj.get(id(p)), c)
+    finally:
+        loud(token)
     return None
 
 
-def _forward_sweep(y: Tape, leaf: Node, t, order: list):
-    """Tangent at y of tangents t (k, *x.shape) seeded at leaf: ``J @ t`` batched,
-    through the recorded graph (f is not called again)."""
-    root = y.node if isinstance(y, Tape) else None
+def forward(root: Node, leaf: Node, t, nodes: list, saved=None):
+    """Tangent at root of tangents t (k, *leaf.shape) seeded at leaf: ``J @ t`` batched,
+    through the recorded program (f is not called again)."""
     k = np.shape(t)[0]
-    if root is None:
-        return np.zeros((k,) + np.shape(y))
     users: dict = {}
-    for node in order:
+    for node in nodes:
         for p in node.parents:
             users[id(p)] = users.get(id(p), 0) + 1
     tan = {id(leaf): t}
-    for node in reversed(order):
-        if node is leaf:
-            continue
-        if node.slot is not None:
-            (p,) = node.parents
-            out = tan[id(p)][node.slot]
-            if out is None:
-                out = zeros(k, node.shape)
-        else:
-            out = node.forward([tan[id(p)] for p in node.parents])
-        for p in node.parents:
-            users[id(p)] -= 1
-            if not users[id(p)]:
-                del tan[id(p)]
-        tan[id(node)] = out
+    token = quiet()
+    try:
+        for node in reversed(nodes):
+            if node is leaf:
+                continue
+            ts = [tan[id(p)] if id(p) in tan else zeros((k,) + p.shape, p.dtype)
+                  for p in node.parents]
+            s = node.saved if saved is None else saved[id(node)]
+            out = node.jvp(s, ts)
+            for p in node.parents:
+                users[id(p)] -= 1
+                if not users[id(p)]:
+                    tan.pop(id(p), None)
+            tan[id(node)] = out
+    finally:
+        loud(token)
     return tan[id(root)]
-
-
-def _collect(y, tag: int) -> Tape:
-    """f's output as one Tape of this pass (lists, tuples, object arrays stacked)."""
-    y = lift(y)
-    if isinstance(y, Tape) and y.tag == tag:
-        return y
-    if isinstance(y, Carrier):
-        return Tape._new(y, None, tag)
-    from .drivers import output_constant
-
-    return Tape._new(output_constant(y), None, tag)
-
-
-class Recording:
-    """One run of f on a Tape: its value and the graph to sweep through.
-
-    ``sweep(u)`` maps cotangents u (k, *y.shape) to u @ J (k, *x.shape), ``push(t)``
-    tangents t (k, *x.shape) to J @ t; both can be called any number of times and
-    share nothing with other recordings.
-
-    >>> import numpy as np
-    >>> rec = Recording(lambda x: x[0] * x, np.array([2.0, 3.0]))
-    >>> rec.sweep(np.eye(2)).tolist(), rec.push(np.eye(2)).T.tolist()
-    ([[4.0, 0.0], [3.0, 2.0]], [[4.0, 0.0], [3.0, 2.0]])
-    """
-
-    def __init__(self, f, x):
-        self.tag = new_tag()
-        self.leaf = Node(shape=np.shape(x))
-        self.x_shape = tuple(np.shape(x))
-        self.out = _collect(f(Tape._new(x, self.leaf, self.tag)), self.tag)
-        self.value = self.out.value
-        self.y_shape = tuple(np.shape(self.value))
-        self._order = None
-
-    @property
-    def order(self) -> list:
-        if self._order is None and self.out.node is not None:
-            self._order = _topological(self.out.node)
-        return self._order or []
-
-    @property
-    def mean_size(self) -> float:
-        """Mean elements per node: small for scalar-loop code (Python-bound)."""
-        sizes = [n.size for n in self.order]
-        return sum(sizes) / len(sizes) if sizes else float(self.leaf.size)
-
-    @property
-    def max_size(self) -> int:
-        """Largest node (elements): bounds the memory of one cotangent in a sweep."""
-        return max([n.size for n in self.order] + [math.prod(self.y_shape), self.leaf.size, 1])
-
-    def sweep(self, u, copy: bool = True):
-        """``u @ J`` for cotangents u (k, *y.shape) in one backward sweep: (k, *x.shape)."""
-        k = np.shape(u)[0]
-        a = None
-        if self.out.node is not None:
-            a = backward(self.out, self.leaf, u, self.order)
-        if a is None:
-            return np.zeros((k,) + self.x_shape)
-        if isinstance(a, np.ndarray):
-            a = np.broadcast_to(a, (k,) + self.x_shape)
-            return np.array(a, dtype=float) if copy else a
-        return np.reshape(a, (k,) + self.x_shape)
-
-    def push(self, t):
-        """``J @ t`` for tangents t (k, *x.shape), by a forward sweep over the recording."""
-        k = np.shape(t)[0]
-        out = _forward_sweep(self.out, self.leaf, t, self.order)
-        if isinstance(out, np.ndarray):
-            return np.broadcast_to(out, (k,) + self.y_shape)
-        return out
-
-    def pullback(self, u):
-        """``u @ J`` shaped like x; a leading axis of u batches cotangents."""
-        if not isinstance(u, Carrier):
-            u = np.asarray(u, dtype=float)
-        shape = np.shape(u)
-        if shape == self.y_shape:
-            return self.sweep(u[None])[0]
-        if shape[1:] == self.y_shape:
-            return self.sweep(u)
-        raise ValueError(
-            f"pullback: cotangent of shape {shape} does not fit f's output of shape "
-            f"{self.y_shape}; pass {self.y_shape} or (k,) + {self.y_shape} for k at once.")

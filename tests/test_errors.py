@@ -34,7 +34,7 @@ def test_item_and_integer_casts_are_refused():
         vector().astype(int)
     with pytest.raises(TypeError, match="index"):
         [1, 2][Dual(0.0, 1.0)]
-    with pytest.raises(TypeError, match="index with an integer array"):
+    with pytest.raises(TypeError, match="index with an integer"):
         vector()[Dual(np.array([0.0]), np.ones((1, 1)))]
 
 
@@ -114,17 +114,25 @@ def test_non_numeric_input(x):
 
 
 def test_complex_input():
-    with pytest.raises(ValueError, match="real functions"):
+    with pytest.raises(ValueError, match="real inputs"):
         dd.jacobian(np.sin, [1j, 2.0])
-    with pytest.raises(ValueError, match="real functions"):
+    with pytest.raises(ValueError, match="real inputs"):
         dd.derivative(np.sin, 1 + 0j)
 
 
-@pytest.mark.parametrize("out", ["abc", None, {"a": 1}, [1.0, None], 1j],
-                         ids=["str", "None", "dict", "list-None", "complex"])
+@pytest.mark.parametrize("out", ["abc", None, {"a": 1}, [1.0, None]],
+                         ids=["str", "None", "dict", "list-None"])
 def test_non_numeric_output(out):
-    with pytest.raises(TypeError, match="f must return real numbers"):
+    with pytest.raises(TypeError, match="f must return numbers"):
         dd.jacobian(lambda x: out, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_gradient_and_hessian_of_a_complex_output_say_so(mode):
+    with pytest.raises(TypeError, match="real-valued f"):
+        dd.gradient(lambda x: np.sum(x) * 1j, [1.0, 2.0], mode=mode)
+    with pytest.raises(TypeError, match="real-valued f"):
+        dd.hessian(lambda x: np.sum(x * x) * 1j, [1.0, 2.0])
 
 
 def _record(fn):

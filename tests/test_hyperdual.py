@@ -16,9 +16,13 @@ from scipy.special._ufuncs import _zeta as zeta
 
 import dualdiff as dd
 from dualdiff import Dual, HyperDual
-from dualdiff.carrier import new_tag
+from dualdiff.core import new_tag
 
 LN2, LN10 = math.log(2.0), math.log(10.0)
+
+
+def _parts(y):
+    return (y.value, y.eps1, y.eps2, y.eps12)
 
 
 def phi(x):
@@ -83,7 +87,7 @@ UNARY_REF = {
 
 def test_the_issue_example():
     y = HyperDual(2.0, 1.0, 1.0, 0.0) ** 3
-    assert [float(np.squeeze(p)) for p in y.parts] == [8.0, 12.0, 12.0, 12.0]
+    assert [float(np.squeeze(p)) for p in _parts(y)] == [8.0, 12.0, 12.0, 12.0]
     assert y.eps1.shape == (1,) and y.eps12.shape == (1, 1)
 
 
@@ -91,7 +95,7 @@ def test_multiplication_table_fike_alonso():
     # (a + b e1 + c e2 + d e1e2)(p + q e1 + r e2 + s e1e2), e1^2 = e2^2 = 0
     a, b, c, d, p, q, r, s = 1.5, -2.0, 0.25, 3.0, 0.5, 4.0, -1.0, 2.5
     y = HyperDual(a, b, c, d) * HyperDual(p, q, r, s)
-    got = [float(np.squeeze(t)) for t in y.parts]
+    got = [float(np.squeeze(t)) for t in _parts(y)]
     assert got == [a * p, a * q + b * p, a * r + c * p, a * s + b * r + c * q + d * p]
 
 
@@ -100,7 +104,7 @@ def test_division_and_identities():
     a, b, c, d = 2.0, 3.0, -1.0, 0.5
     y = 1.0 / HyperDual(a, b, c, d)
     ref = [1 / a, -b / a**2, -c / a**2, 2 * b * c / a**3 - d / a**2]
-    np.testing.assert_allclose([np.squeeze(t) for t in y.parts], ref, rtol=1e-15)
+    np.testing.assert_allclose([np.squeeze(t) for t in _parts(y)], ref, rtol=1e-15)
     # x e1 and x e2 nilpotent: (b e1)^2 = 0, so (a + b e1)^2 has no e1e2 part
     z = HyperDual(a, b, 0.0, 0.0) ** 2
     assert float(np.squeeze(z.eps12)) == 0.0
@@ -256,7 +260,7 @@ def test_binary_with_constants_and_nondiff():
 
 def test_kinks_take_sign_from_first_nonzero_part():
     y = np.abs(HyperDual(0.0, 1.0, 1.0, 0.0))
-    assert [float(np.squeeze(p)) for p in y.parts] == [0.0, 1.0, 1.0, 0.0]
+    assert [float(np.squeeze(p)) for p in _parts(y)] == [0.0, 1.0, 1.0, 0.0]
     assert float(dd.hessian(lambda x: np.abs(-x**2), 0.0)) == 2.0
     assert float(dd.hessian(lambda x: np.abs(x**3 - x**2), 0.0)) == 2.0
     g = dd.value_gradient_and_hessian(lambda x: np.fabs(x), 0.0)

@@ -257,14 +257,34 @@ def test_in_place_operators_write_through_views():
     assert dd.derivative(g, 2.0) == 3.0
 
 
-def test_scalar_dual_assignment():
+def test_scalar_and_0d_assignment_follow_numpy():
     def f(x):
-        s = x[0] * 1.0   # a 0-d Dual
+        s = np.zeros_like(x[0])  # a 0-d array, as in NumPy: assignable in place
+        t = s[...]               # a view of it
         s[...] = x[1]
         s += x[0]
+        return np.stack([s, t])
+
+    np.testing.assert_array_equal(dd.jacobian(f, [1.0, 2.0]), [[1, 1], [1, 1]])
+
+    def g(x):
+        s = x[0] * 1.0  # a NumPy scalar: immutable, so item assignment fails as in NumPy
+        s[...] = x[1]
         return s
 
-    np.testing.assert_array_equal(dd.jacobian(f, [1.0, 2.0]), [1, 1])
+    with pytest.raises(TypeError, match="does not support item assignment"):
+        dd.jacobian(g, [1.0, 2.0], mode="forward")
+
+    def h(x):
+        s = 0.0
+        for i in range(2):
+            s += x[i] ** 2  # rebinds, as with NumPy scalars
+        return s
+
+    for mode in ("forward", "reverse"):
+        np.testing.assert_array_equal(dd.jacobian(h, [1.0, 2.0], mode=mode), [2, 4])
+    np.testing.assert_array_equal(dd.hessian(h, [1.0, 2.0]), [[2, 0], [0, 2]])
+    np.testing.assert_array_equal(dd.hvp(h, [1.0, 2.0], [1.0, 0.0]), [2, 0])
 
 
 @pytest.mark.parametrize("mode", ["forward", "reverse"])

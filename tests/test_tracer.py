@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from refs import cs_jacobian
 
 import dualdiff as dd
-from dualdiff.tracer import Tracer
 
 
 def dense(p):
@@ -108,12 +107,16 @@ def test_list_outputs_and_constants():
                           [[1, 1, 0], [0, 0, 0], [0, 0, 1]])
 
 
-def test_python_branch_is_counted_as_local():
-    before = Tracer.branches
-    dd.jacobian_sparsity(lambda x: x * 2 if x[0] > 0 else x[::-1], np.ones(3))
-    assert Tracer.branches == before + 1
-    dd.jacobian_sparsity(lambda x: np.where(x > 0, x, 0.0), np.ones(3))
-    assert Tracer.branches == before + 1
+def test_discrete_results_are_recorded_with_the_pattern():
+    from dualdiff.sparse import detect
+
+    _, _, seen = detect(lambda x: x * 2 if x[0] > 0 else x[::-1], np.ones(3))
+    assert [name for name, _ in seen] == ["greater"]
+    _, _, seen = detect(lambda x: x * 2 if x[0] else x[::-1], np.ones(3))
+    assert [name for name, _ in seen] == ["bool"]
+    # selections whose pattern covers every outcome record nothing
+    _, pattern, seen = detect(lambda x: np.maximum(x, 0.0) + np.sort(x) + np.max(x), np.ones(3))
+    assert seen == [] and pattern.toarray().all()
 
 
 @settings(max_examples=25, deadline=None)

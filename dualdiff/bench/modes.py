@@ -105,15 +105,11 @@ def best_of(calls: dict, rounds: int, budget: float = 0.0) -> tuple[dict, dict]:
 
 
 def auto_pick(f, x) -> str:
-    """The mode auto takes on its next call of f at x (read from its memory)."""
-    n = x.size
-    entry = modes._memory.get(f, {}).get(x.shape, {})
-    m, tf, tr = entry.get("m"), entry.get("forward"), entry.get("reverse")
-    if m is None:
-        return "forward" if n <= 1 else "record"
-    if entry.get("trials", 0) >= 2 * modes.TRIALS:  # settled (rechecks aside)
-        return "forward" if tf <= tr else "reverse"
-    return modes.choose(n, m) if modes.clear_cut(n, m) else "explore"
+    """The mode auto takes at x: its rule on the sizes and the recording's node sizes."""
+    from ..reverse import Recording
+
+    rec = Recording(f, x)
+    return modes.choose(x.size, int(np.size(rec.value)), rec.mean_size < modes.SMALL_NODES)
 
 
 def cell(family, n, m, rounds, budget, seed):
@@ -123,8 +119,6 @@ def cell(family, n, m, rounds, budget, seed):
     t0 = time.perf_counter()
     jac_auto = jacobian(f, x)  # the first call: a recording swept the cheaper way
     first = time.perf_counter() - t0
-    for _ in range(2 * modes.TRIALS):  # where sizes are close, auto times both modes first
-        jacobian(f, x)
     times, out = best_of({
         "forward": lambda: jacobian(f, x, mode="forward"),
         "reverse": lambda: jacobian(f, x, mode="reverse"),
@@ -245,7 +239,7 @@ def _plot(rows, path):
                 ha="center", va="center", fontsize=7)
     # auto's boundary n = RHO * m, drawn in the log-spaced index coordinates
     pos = np.arange(len(ns))
-    ax.plot(pos, np.interp(np.log(modes.RHO * np.asarray(ns, float)), np.log(ms),
+    ax.plot(pos, np.interp(np.log(np.asarray(ns, float)), np.log(ms),
                            np.arange(len(ms))), "k--", label="auto: n = m (model)")
     ax.set_xticks(pos, ns)
     ax.set_yticks(np.arange(len(ms)), ms)
@@ -307,8 +301,7 @@ def run(args) -> dict:
           f"{summary['max_winner_cost']:.1f} x min(n,m) f, cells over 3: "
           f"{len(summary['cells_winner_cost_over_3'])}; "
           f"{summary['seconds']:.0f} s")
-    result = {"rows": rows, "summary": summary, "rho": modes.RHO,
-              "spread": modes.SPREAD, "slack": modes.SLACK, "quick": quick}
+    result = {"rows": rows, "summary": summary, "quick": quick}
     with open(os.path.join(out_dir, "modes.json"), "w") as fh:
         json.dump(result, fh, indent=1)
     try:

@@ -1,46 +1,48 @@
-"""NumPy functions on carriers.
+"""The registry of what is answered without a derivative or refused, and why.
 
-Each function is one of: a linear map batched over the leading direction
-axis (:func:`~dualdiff.dispatch.linear`), a pure movement of elements
-(:func:`~dualdiff.dispatch.gather`), a rule of :mod:`dualdiff.rules`
-(:func:`~dualdiff.dispatch.primitive`), or a composite of other supported
-NumPy calls (then every carrier, and every rule, comes for free).  They live in
-:mod:`~dualdiff.structure`, :mod:`~dualdiff.reductions`, :mod:`~dualdiff.products`
-and :mod:`~dualdiff.curves`; this module registers them and lists what is
-answered on the primal or refused, with the reason.
+Every NumPy function that dispatches through ``__array_function__`` is handled
+(an implementation in one of the function modules), discrete (answered from the
+values: a result with no derivative, reported to the recorders of
+:mod:`dualdiff.core` so reused patterns and plans can re-check it), about the
+array and not its values (shape, dtype, printing), or refused here with a reason
+that names the fix.  A test walks NumPy and holds every function to one of these.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import curves, products, reductions, structure  # noqa: F401  (register)
-from .dispatch import HANDLED, PRIMAL_ONLY, UNSUPPORTED
+from .core import DISCRETE, HANDLED, REFUSED, strip
 
-PRIMAL_ONLY.update({
+DISCRETE.update({
     np.argmax, np.argmin, np.nanargmax, np.nanargmin, np.argsort, np.argpartition,
     np.argwhere, np.nonzero, np.flatnonzero, np.count_nonzero, np.searchsorted,
-    np.digitize, np.lexsort, np.shape, np.ndim, np.size, np.isclose, np.allclose,
-    np.array_equal, np.array_equiv, np.all, np.any, np.isreal, np.iscomplex,
-    np.isrealobj, np.iscomplexobj, np.isneginf, np.isposinf, np.isin, np.may_share_memory,
-    np.shares_memory, np.result_type, np.can_cast, np.min_scalar_type, np.common_type,
-    np.array2string, np.array_repr, np.array_str, np.diag_indices_from, np.tril_indices_from,
-    np.triu_indices_from, np.ravel_multi_index, np.unravel_index, np.linalg.matrix_rank,
-    np.bincount, np.histogram_bin_edges, np.ix_, np.packbits, np.unpackbits,
-    np.busday_count, np.busday_offset, np.is_busday, np.datetime_as_string,
-    np.einsum_path,  # a contraction order: no values to differentiate
+    np.digitize, np.lexsort, np.isclose, np.allclose, np.array_equal, np.array_equiv,
+    np.all, np.any, np.isreal, np.iscomplex, np.isneginf, np.isposinf, np.isin,
+    np.diag_indices_from, np.tril_indices_from, np.triu_indices_from, np.ravel_multi_index,
+    np.unravel_index, np.linalg.matrix_rank, np.bincount, np.histogram_bin_edges, np.ix_,
+    np.packbits, np.unpackbits, np.busday_count, np.busday_offset, np.is_busday,
+    np.datetime_as_string,
 })
+
+#: about the array, not its values: answered directly, never a discrete result
+ABOUT_THE_ARRAY = {
+    np.shape, np.ndim, np.size, np.result_type, np.can_cast, np.min_scalar_type,
+    np.common_type, np.isrealobj, np.iscomplexobj, np.may_share_memory, np.shares_memory,
+    np.array2string, np.array_repr, np.array_str,
+    np.einsum_path,  # a contraction order: no values to differentiate
+}
+for _f in ABOUT_THE_ARRAY:
+    HANDLED[_f] = (lambda f: lambda *args, **kwargs: f(*strip(args), **strip(kwargs)))(_f)
 
 HANDLED[np.astype] = lambda x, dtype, /, *, copy=True, **kw: x.astype(dtype, copy=copy)
 
-_REASONS = {
+REASONS = {
     "complex-valued result; dualdiff differentiates real functions": [
         np.angle, np.sort_complex, np.roots, np.linalg.eig, np.linalg.eigvals,
         *[getattr(np.fft, n) for n in ("fft", "fft2", "fftn", "hfft", "ifft", "ifft2",
                                        "ifftn", "ihfft", "irfft", "irfft2", "irfftn",
                                        "rfft", "rfft2", "rfftn")]],
-    "it writes into its argument in place; use index assignment x[idx] = value": [
-        np.place, np.put, np.put_along_axis, np.putmask],
     "its output depends on the values through counting or set logic; apply it to .value": [
         np.unique, np.unique_all, np.unique_counts, np.unique_inverse, np.unique_values,
         np.union1d, np.intersect1d, np.setdiff1d, np.setxor1d, np.trim_zeros,
@@ -58,6 +60,6 @@ _REASONS = {
     "it has several outputs with no derivative rule (write x - np.floor(x) etc.)": [
         np.divmod, np.modf, np.frexp, np.nextafter],
 }
-for _reason, _funcs in _REASONS.items():
+for _reason, _funcs in REASONS.items():
     for _f in _funcs:
-        UNSUPPORTED[_f] = _reason
+        REFUSED[_f] = _reason

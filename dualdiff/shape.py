@@ -1,62 +1,72 @@
-"""NumPy's creation and structure functions on carriers: reshapes, transposes,
-concatenation, indexing-like movements (each a linear map or a gather), where/select."""
+"""NumPy's creation, shape and indexing functions on carriers: reshapes, transposes,
+concatenation and movements of elements (each a linear map or a gather).  Where
+NumPy returns a view (reshape, transpose, ravel of a contiguous array, ...) the
+result is a view here too, in value and in every derivative part."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from .carrier import Carrier, find_owner, primal
-from .dispatch import HANDLED, gather, implements, linear, strip
-from .dual import expand
+from .arrays import expand
+from .core import (
+    HANDLED,
+    Carrier,
+    constant_like,
+    discrete,
+    find_owner,
+    gather,
+    implements,
+    linear,
+    primal,
+    strip,
+)
 
 
-def _axes(axis, ndim) -> tuple:
+def axes_of(axis, ndim) -> tuple:
+    """``axis`` (None, int or tuple) as a tuple of non-negative axes.
+
+    >>> axes_of(None, 2), axes_of(-1, 3)
+    ((0, 1), (2,))
+    """
     return tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
 
 
-def _shift(axes) -> tuple:
+def shifted(axes) -> tuple:
+    """Axes of a value as axes of a part (one leading direction axis).
+
+    >>> shifted((0, 2))
+    (1, 3)
+    """
     return tuple(a + 1 for a in axes)
 
 
-def _reject(name, **given):
+def reject(name, **given):
+    """Refuse keyword arguments dualdiff does not support, naming them.
+
+    >>> reject("sum", where=None)
+    """
     bad = [k for k, v in given.items() if v is not None and v is not np._NoValue]
     if bad:
         raise TypeError(f"np.{name}(..., {', '.join(bad)}=) is not supported by dualdiff")
 
 
+def condition(c):
+    """A condition (mask, index) as a plain array; from a carrier, a discrete result.
+
+    >>> condition([True, False]).tolist()
+    [True, False]
+    """
+    if isinstance(c, Carrier):
+        return np.not_equal(c, 0)
+    if isinstance(c, (list, tuple)) and find_owner(c) is not None:
+        return np.asarray([condition(e) for e in c])
+    return np.asarray(c)
+
+
 # -- creation (NEP 35 like=, *_like) ------------------------------------------
-
-def constant_like(value, like):
-    """A carrier of like's type and tag holding a constant (zero derivative parts).
-
-    >>> from dualdiff import Dual
-    >>> c = constant_like([1.0, 2.0], Dual(0.0, [1.0, 1.0, 1.0]))
-    >>> c.tangent.shape
-    (3, 2)
-    """
-    value = np.array(value, dtype=float)
-    parts = [value] + [np.zeros(np.shape(p)[:lead] + value.shape)
-                       for p, lead in zip(like.parts[1:], like._lead[1:])]
-    return like._from_parts(tuple(parts), like.tag)
-
-
-def create(func, args, kwargs, like):
-    """np.zeros(n, like=x) and friends: a constant carrier shaped as asked.
-
-    >>> from dualdiff import Dual
-    >>> np.zeros(3, like=Dual(1.0, 1.0)).tangent.tolist()
-    [[0.0, 0.0, 0.0]]
-    """
-    if func in (np.array, np.asarray, np.asanyarray, np.ascontiguousarray):
-        obj = args[0] if args else kwargs.pop("object", kwargs.pop("a", None))
-        if isinstance(obj, Carrier):
-            return obj.copy() if func is np.array and kwargs.get("copy", True) else obj
-        if find_owner([obj]) is not None:
-            return np.stack(obj)
-        return constant_like(func(obj, *args[1:], **kwargs), like)
-    return constant_like(func(*args, **kwargs), like)
-
 
 def _like(func):
     """zeros_like & co.: a constant of a's carrier type and tag (plain when a is plain)."""
@@ -65,7 +75,7 @@ def _like(func):
             args, fill = list(args), kwargs.pop("fill_value", None)
             fill = args.pop(0) if fill is None else fill
             return np.zeros_like(a, *args, **kwargs) + fill
-        value = func(primal(a), *[primal(x) for x in args], **strip(kwargs))
+        value = func(primal(a), *strip(args), **strip(kwargs))
         return constant_like(value, a) if isinstance(a, Carrier) else value
 
     return impl
@@ -77,25 +87,69 @@ for _f in (np.zeros_like, np.ones_like, np.empty_like, np.full_like):
 
 @implements(np.copy)
 def _copy(a, order="K", subok=False):
-    return a._map_parts(np.copy) if isinstance(a, Carrier) else np.copy(a)
+    return linear(lambda p: np.copy(p, order=order), a, op=lambda v: np.copy(v, order=order))
 
 
-# -- shape and structure --------------------------------------------------------
+@implements(np.linspace)
+def _linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
+              device=None):
+    # start + (stop - start) t with t = linspace(0, 1): affine in the end points
+    div = (num - 1) if endpoint else num
+    t = np.arange(num) / div if div > 0 else np.zeros(num)
+    if endpoint and num > 1:
+        t[-1] = 1.0
+    nd = max(np.ndim(start), np.ndim(stop))
+    t = np.reshape(t, (num,) + (1,) * nd)
+    out = np.moveaxis(start + (stop - start) * t, 0, axis) if nd else start + (stop - start) * t
+    if retstep:
+        return out, (stop - start) / div if div > 0 else np.nan * (stop - start)
+    return out
 
-def _reshaped(x, shape):
-    return linear(lambda p: p.reshape(p.shape[:1] + shape), x,
-                  op=lambda v: np.reshape(v, shape))
+
+@implements(np.logspace)
+def _logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    return np.power(base, _linspace(start, stop, num, endpoint, axis=axis))
+
+
+@implements(np.meshgrid)
+def _meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
+    nd = len(xi)
+    out = []
+    for i, x in enumerate(xi):
+        shape = [1] * nd
+        shape[i] = -1
+        out.append(np.reshape(x, shape))
+    if indexing == "xy" and nd > 1:
+        out = [np.swapaxes(o, 0, 1) for o in out]
+    if not sparse:
+        out = np.broadcast_arrays(*out)
+        if copy:
+            out = [o.copy() for o in out]
+    return tuple(out)
+
+
+# -- shape ---------------------------------------------------------------------------
+
+def _reshaped(x, shape, order="C"):
+    return linear(lambda p: np.reshape(p, p.shape[:1] + shape, order=order), x,
+                  op=lambda v: np.reshape(v, shape, order=order))
 
 
 @implements(np.reshape)
 def _reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     shape = newshape if shape is None else shape
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    if order != "C":
-        return gather(lambda v: np.reshape(v, shape, order=order), a)
     if -1 in shape:
-        known = int(np.prod([s for s in shape if s != -1]))
+        known = math.prod(s for s in shape if s != -1)
         shape = tuple(np.size(a) // max(known, 1) if s == -1 else s for s in shape)
+    if order == "A":
+        order = "F" if primal(a).flags.f_contiguous and not primal(a).flags.c_contiguous else "C"
+    if order == "F":  # the parts' leading axis goes last, where F order keeps it apart
+        return linear(lambda p: np.moveaxis(np.reshape(np.moveaxis(p, 0, -1), shape + p.shape[:1],
+                                                       order="F"), -1, 0),
+                      a, op=lambda v: np.reshape(v, shape, order="F"))
+    if copy:
+        a = np.copy(a)
     return _reshaped(a, shape)
 
 
@@ -124,7 +178,7 @@ def _expand_dims(a, axis):
 def _transpose(a, axes=None):
     nd = np.ndim(a)
     axes = tuple(range(nd))[::-1] if axes is None else normalize_axis_tuple(axes, nd)
-    return linear(lambda p: np.transpose(p, (0,) + _shift(axes)), a,
+    return linear(lambda p: np.transpose(p, (0,) + shifted(axes)), a,
                   op=lambda v: np.transpose(v, axes))
 
 
@@ -193,6 +247,8 @@ for _n, _f in ((1, np.atleast_1d), (2, np.atleast_2d), (3, np.atleast_3d)):
     HANDLED[_f] = _atleast_nd(_n)
 
 
+# -- joining and splitting ---------------------------------------------------------
+
 @implements(np.concatenate, np.concat)
 def _concatenate(arrays, axis=0, dtype=None, casting=None):
     arrays = list(arrays)
@@ -216,7 +272,7 @@ def _hstack(tup, dtype=None, casting=None):
     return _concatenate(arrs, axis=0 if arrs[0].ndim == 1 else 1)
 
 
-@implements(np.vstack)
+@implements(np.vstack, np.row_stack) if hasattr(np, "row_stack") else implements(np.vstack)
 def _vstack(tup, dtype=None, casting=None):
     return _concatenate([np.atleast_2d(a) for a in tup], axis=0)
 
@@ -288,22 +344,65 @@ def _unstack(x, axis=0):
     return tuple(x[(slice(None),) * ax + (i,)] for i in range(np.shape(x)[ax]))
 
 
+# -- movements of elements -------------------------------------------------------------
+
+def _view_of(f, batched):
+    """A NumPy function that returns a view (flip, rot90, diagonal): one linear map."""
+    return lambda a, *args, **kw: linear(lambda p: batched(p, *args, **kw), a,
+                                         op=lambda v: f(v, *args, **kw))
+
+
+def _flip_batched(p, axis=None):
+    return np.flip(p, tuple(range(1, p.ndim)) if axis is None else
+                   shifted(normalize_axis_tuple(axis, p.ndim - 1)))
+
+
+HANDLED[np.flip] = _view_of(np.flip, _flip_batched)
+HANDLED[np.fliplr] = lambda m: np.flip(m, 1)
+HANDLED[np.flipud] = lambda m: np.flip(m, 0)
+HANDLED[np.diagonal] = _view_of(
+    np.diagonal, lambda p, offset=0, axis1=0, axis2=1: np.diagonal(
+        p, offset, *shifted(normalize_axis_tuple((axis1, axis2), p.ndim - 1))))
+
+
+@implements(np.rot90)
+def _rot90(m, k=1, axes=(0, 1)):
+    # NumPy's own composition of flips and a transpose: a view, as in NumPy
+    k %= 4
+    a0, a1 = normalize_axis_tuple(axes, np.ndim(m))
+    if k == 0:
+        return m[...]
+    if k == 2:
+        return np.flip(np.flip(m, a0), a1)
+    order = list(range(np.ndim(m)))
+    order[a0], order[a1] = order[a1], order[a0]
+    return np.transpose(np.flip(m, a1), order) if k == 1 else np.flip(np.transpose(m, order), a1)
+
+
+@implements(np.diag)
+def _diag(v, k=0):
+    if np.ndim(v) == 2:  # NumPy returns the (read-only) diagonal view
+        return np.diagonal(v, k)
+    return gather(lambda a: np.diag(a, k), v)
+
+
 # Structural functions whose first argument is the array and the rest are
-# parameters: each is one gather.
-for _f in (np.flip, np.fliplr, np.flipud, np.roll, np.rot90, np.tile, np.repeat,
-           np.diag, np.diagflat, np.diagonal, np.triu, np.tril, np.resize, np.delete,
-           np.take, np.take_along_axis):
-    HANDLED[_f] = (lambda f: lambda a, *args, **kw: gather(lambda v: f(v, *args, **kw), a))(_f)
+# parameters (copies in NumPy): each is one gather.
+for _f in (np.roll, np.tile, np.repeat, np.diagflat, np.triu,
+           np.tril, np.resize, np.delete, np.take, np.take_along_axis):
+    HANDLED[_f] = (lambda f: lambda a, *args, **kw: gather(
+        lambda v: f(v, *strip(args), **strip(kw)), a))(_f)
 for _f in (np.fft.fftshift, np.fft.ifftshift):
     HANDLED[_f] = (lambda f: lambda x, axes=None: gather(lambda v: f(v, axes), x))(_f)
 for _f in (np.compress, np.extract):
     HANDLED[_f] = (lambda f: lambda c, a, *args, **kw:
-                   gather(lambda v: f(primal(c), v, *args, **kw), a))(_f)
+                   gather(lambda v: f(condition(c), v, *args, **kw), a))(_f)
 
 
 @implements(np.insert)
 def _insert(arr, obj, values, axis=None):
-    return gather(lambda a, v: np.insert(a, primal(obj), v, axis=axis), arr, values)
+    obj = condition(obj) if isinstance(obj, Carrier) else obj
+    return gather(lambda a, v: np.insert(a, obj, v, axis=axis), arr, values)
 
 
 @implements(np.pad)
@@ -318,107 +417,7 @@ def _pad(array, pad_width, mode="constant", **kwargs):
         if np.ndim(c) != 0:
             raise TypeError("np.pad: a differentiated constant_values must be one scalar")
         return moved + np.pad(np.zeros(np.shape(array)), pad_width, constant_values=1.0) * c
-    frame = np.pad(np.zeros(np.shape(array)), pad_width, constant_values=c)
-    return moved + frame
-
-
-@implements(np.sort)
-def _sort(a, axis=-1, kind=None, order=None, *, stable=None):
-    if axis is None:
-        a, axis = np.ravel(a), 0
-    idx = np.argsort(primal(a), axis=axis, kind="stable")
-    return np.take_along_axis(a, idx, axis=axis)
-
-
-@implements(np.partition)
-def _partition(a, kth, axis=-1, kind="introselect", order=None):
-    if axis is None:
-        a, axis = np.ravel(a), -1
-    return np.take_along_axis(a, np.argpartition(primal(a), kth, axis=axis), axis=axis)
-
-
-@implements(np.where)
-def _where(condition, x=None, y=None):
-    if x is None and y is None:
-        return np.nonzero(primal(condition))
-    cond = primal(condition)
-    nd = len(np.broadcast_shapes(np.shape(cond), np.shape(x), np.shape(y)))
-    return linear(lambda a, b: np.where(cond, expand(a, nd), expand(b, nd)), x, y,
-                  op=lambda a, b: np.where(cond, a, b))
-
-
-@implements(np.select)
-def _select(condlist, choicelist, default=0):
-    out = default
-    for c, v in reversed(list(zip(condlist, choicelist))):
-        out = np.where(c, v, out)
-    return out
-
-
-@implements(np.choose)
-def _choose(a, choices, out=None, mode="raise"):
-    idx = np.asarray(primal(a))
-    return np.select([idx == i for i in range(len(choices))], list(choices))
-
-
-@implements(np.piecewise)
-def _piecewise(x, condlist, funclist, *args, **kw):
-    condlist = [primal(c) for c in (condlist if isinstance(condlist, list) else [condlist])]
-    if len(funclist) == len(condlist) + 1:
-        condlist.append(~np.any(condlist, axis=0))
-    out = np.zeros_like(x)
-    for c, f in zip(condlist, funclist):
-        val = f(x, *args, **kw) if callable(f) else f
-        out = np.where(c, val, out)
-    return out
-
-
-@implements(np.clip)
-def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
-          max=np._NoValue, **kwargs):
-    lo = a_min if a_min is not np._NoValue else min
-    hi = a_max if a_max is not np._NoValue else max
-    if lo is not None and lo is not np._NoValue:
-        a = np.maximum(a, lo)
-    if hi is not None and hi is not np._NoValue:
-        a = np.minimum(a, hi)
-    return a
-
-
-@implements(np.copysign)
-def _copysign(x1, x2, /, **kwargs):
-    # |x1| with the sign bit of x2: abs's kink convention at x1 == 0, no derivative in x2
-    return np.abs(x1) * np.where(np.signbit(primal(x2)), -1.0, 1.0)
-
-
-@implements(np.real, np.real_if_close)
-def _real(val, *args, **kwargs):
-    return val
-
-
-@implements(np.imag)
-def _imag(val):
-    return np.zeros_like(val)
-
-
-@implements(np.round, np.around)
-def _round(a, decimals=0, out=None):
-    scale = 10.0**decimals
-    return np.rint(a * scale) / scale
-
-
-@implements(np.fix)
-def _fix(x, out=None):
-    return np.trunc(x)
-
-
-@implements(np.nan_to_num)
-def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
-    big = np.finfo(float).max
-    v = primal(x)
-    x = np.where(np.isnan(v), nan, x)
-    x = np.where(np.isposinf(v), big if posinf is None else posinf, x)
-    return np.where(np.isneginf(v), -big if neginf is None else neginf, x)
+    return moved + np.pad(np.zeros(np.shape(array)), pad_width, constant_values=c)
 
 
 @implements(np.copyto)
@@ -435,18 +434,53 @@ def _fill_diagonal(a, val, wrap=False):
     a[(np.arange(n),) * np.ndim(a)] = val
 
 
-@implements(np.meshgrid)
-def _meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
-    nd = len(xi)
-    out = []
-    for i, x in enumerate(xi):
-        shape = [1] * nd
-        shape[i] = -1
-        out.append(np.reshape(x, shape))
-    if indexing == "xy" and nd > 1:
-        out = [np.swapaxes(o, 0, 1) for o in out]
-    if not sparse:
-        out = np.broadcast_arrays(*out)
-        if copy:
-            out = [o.copy() for o in out]
-    return tuple(out)
+def _target(a, name):
+    if not isinstance(a, Carrier):
+        raise TypeError(f"np.{name}: cannot write a derivative into a plain array; make it "
+                        f"with np.zeros_like(x)")
+    return a
+
+
+@implements(np.put)
+def _put(a, ind, v, mode="raise"):
+    if mode != "raise":
+        raise TypeError(f"np.put(..., mode={mode!r}) is not supported by dualdiff")
+    _target(a, "put")[np.unravel_index(np.ravel(ind), np.shape(a))] = np.ravel(v) \
+        if np.ndim(v) else v
+
+
+@implements(np.putmask, np.place)
+def _putmask(a, mask, values):
+    # NumPy repeats ``values`` over the selected elements (in C order)
+    mask = np.broadcast_to(condition(mask), np.shape(a))
+    count = int(np.count_nonzero(mask))
+    if count:
+        _target(a, "putmask")[mask] = np.resize(np.ravel(values), count)
+
+
+@implements(np.put_along_axis)
+def _put_along_axis(arr, indices, values, axis):
+    nd = np.ndim(arr)
+    if axis is None:
+        return _put(arr, indices, values)
+    ax = normalize_axis_index(axis, nd)
+    idx = tuple(np.asarray(indices) if i == ax else
+                np.arange(np.shape(arr)[i]).reshape([-1 if j == i else 1 for j in range(nd)])
+                for i in range(nd))
+    _target(arr, "put_along_axis")[idx] = values
+
+
+@implements(np.sort)
+def _sort(a, axis=-1, kind=None, order=None, *, stable=None):
+    if axis is None:
+        a, axis = np.ravel(a), 0
+    idx = discrete(np.argsort, (a,), {"axis": axis, "kind": "stable"}, select=True)
+    return np.take_along_axis(a, idx, axis=axis)
+
+
+@implements(np.partition)
+def _partition(a, kth, axis=-1, kind="introselect", order=None):
+    if axis is None:
+        a, axis = np.ravel(a), -1
+    idx = discrete(np.argpartition, (a, kth), {"axis": axis}, select=True)
+    return np.take_along_axis(a, idx, axis=axis)

@@ -1,0 +1,1148 @@
+"""The carrier core: the one place that applies the rules, for every carrier.
+
+A *carrier* holds a ``value`` (what NumPy would compute) and derivative
+*parts*: a Dual one tangent, a HyperDual eps1, eps2 and their cross part, the
+reverse tape a graph node, the sparsity tracer an index-set pattern.  The core
+owns everything the carriers share:
+
+* NumPy's protocols (``__array_ufunc__``, ``__array_function__``), operators and
+  the array surface, and the registries of handled, discrete and refused
+  functions;
+* the appliers: :func:`apply_ufunc` (an element-wise row of :mod:`dualdiff.rules`:
+  the value, the first and second partials, the not-differentiable check, the
+  kink convention), :func:`linear` and :func:`gather` (maps that move or sum
+  elements), :func:`primitive` (a :class:`~dualdiff.primitives.Primitive`) and
+  :func:`discrete` (results computed from values without derivative:
+  comparisons, arg-reductions, sort orders, Python branches);
+* NumPy's aliasing: a view of a carrier records its root and the chain of view
+  operations, reads refresh it when the root changed, and writes through it
+  reach the root in value and in every part (:func:`setitem`), with promotion
+  across nesting levels.
+
+A carrier class supplies only what is truly its own: how its parts combine
+(``_elementwise``, ``_linear``, ``_primitive``), how a constant's parts look
+(``_constant_parts``) and how a write lands in its parts (``_write``).
+
+Each derivative pass gets a fresh integer tag; when carriers of several tags
+meet, the newest (highest) tag owns the operation and treats the others as
+constants, so nested derivatives never confuse their perturbations.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import math
+
+import numpy as np
+
+from . import rules
+from .arrays import loud, quiet
+
+_tags = itertools.count(1)
+
+
+def new_tag() -> int:
+    """A tag newer than every tag handed out before.
+
+    >>> new_tag() < new_tag()
+    True
+    """
+    return next(_tags)
+
+
+#: NumPy function -> implementation on carriers (filled by the function modules)
+HANDLED: dict = {}
+#: NumPy functions whose result is computed from the values with no derivative
+DISCRETE: set = set()
+#: NumPy function -> the reason dualdiff refuses it
+REFUSED: dict = {}
+
+
+def implements(*funcs):
+    """Register the decorated function as the implementation of ``funcs`` on carriers.
+
+    >>> HANDLED[np.sum] is not None
+    True
+    """
+    def register(impl):
+        for f in funcs:
+            HANDLED[f] = impl
+        return impl
+
+    return register
+
+
+def public_name(func) -> str:
+    """How a user spells ``func``: ``np.sin``, ``np.linalg.solve``, ``scipy.special.jv``.
+
+    >>> public_name(np.linalg.solve), public_name(np.sin)
+    ('np.linalg.solve', 'np.sin')
+    """
+    name = getattr(func, "__name__", repr(func))
+    mod = getattr(func, "__module__", None) or ""
+    if isinstance(func, np.ufunc) and mod in ("", "numpy") and not hasattr(np, name):
+        mod = "scipy.special"
+    if mod.startswith("scipy.special"):
+        return "scipy.special." + name
+    if mod.startswith("scipy"):
+        return mod.split("._")[0] + "." + name
+    for sub in ("linalg", "fft", "random", "polynomial", "ma"):
+        if f"numpy.{sub}" in mod or f"numpy._core.{sub}" in mod:
+            return f"np.{sub}.{name}"
+    return "np." + name
+
+
+# -- discrete results and their recorders ---------------------------------------
+# A reused pattern or prepared plan must be re-made when a value-dependent discrete
+# result (a comparison, an arg-reduction, a sort order, a Python branch) differs at
+# the new x.  Every such result computed from a carrier goes through discrete(),
+# which tells the recorders active in this context (per thread, per call).
+
+_RECORDERS: contextvars.ContextVar = contextvars.ContextVar("dualdiff_recorders", default=())
+
+
+class recording:
+    """Context manager: ``recorder.observe(fn, args, kwargs, result)`` is called for every
+    discrete result computed from a carrier inside the block (this thread only).
+
+    >>> class Log(list):
+    ...     def observe(self, fn, args, kwargs, result): self.append(fn.__name__)
+    >>> from dualdiff import Dual
+    >>> with recording(Log()) as log:
+    ...     _ = Dual(1.0, 1.0) > 0
+    >>> log
+    ['greater']
+    """
+
+    def __init__(self, recorder):
+        self.recorder = recorder
+
+    def __enter__(self):
+        self._token = _RECORDERS.set(_RECORDERS.get() + (self.recorder,))
+        return self.recorder
+
+    def __exit__(self, *exc):
+        _RECORDERS.reset(self._token)
+
+
+def discrete(fn, args, kwargs=None, select: bool = False):
+    """``fn(*args, **kwargs)`` on the values (no derivative), reported to the recorders.
+
+    ``select=True`` marks an index computed inside a selection whose sparsity
+    pattern already covers every outcome (max, sort, interp): reused sparsity
+    patterns need not re-check it, prepared plans do.
+
+    >>> from dualdiff import Dual
+    >>> int(discrete(np.argmax, (Dual(np.array([1.0, 3.0]), np.eye(2)),)))
+    1
+    """
+    kwargs = kwargs or {}
+    result = fn(*strip(args), **strip(kwargs))
+    for r in _RECORDERS.get():
+        r.observe(fn, args, kwargs, result, select) if select else \
+            r.observe(fn, args, kwargs, result)
+    return result
+
+
+# -- the carrier base ----------------------------------------------------------------
+
+class View:
+    """How a view carrier hangs off its root: the chain of view operations from the
+    root's value to this value, the root's version and epoch when the view was last
+    brought up to date, and whether its parts are true NumPy views of the root's."""
+
+    __slots__ = ("root", "path", "seen", "epoch", "detached")
+
+    def __init__(self, root, path, detached):
+        self.root, self.path, self.detached = root, path, detached
+        self.seen, self.epoch = root._version, root._epoch
+
+
+class Carrier:
+    """Base of every number type (see the module docstring).
+
+    >>> from dualdiff import Dual
+    >>> x = Dual(np.array([1.0, 2.0]), np.eye(2))
+    >>> isinstance(x, Carrier), x.shape, (x > 1).tolist()
+    (True, (2,), [False, True])
+    """
+
+    __slots__ = ("value", "tag", "_view", "_version", "_epoch")
+    __array_priority__ = 1000.0
+    __hash__ = None  # mutable, like ndarray
+    #: derivative parts are arrays shaped (k,) + value.shape, so NumPy views alias them
+    _aliasing = True
+    #: highest derivative order the carrier holds (2: second partials are passed too)
+    _order = 1
+    _part_names: tuple = ()
+    #: how users call this type in messages
+    _label = "dualdiff array"
+
+    # -- what a carrier type supplies -------------------------------------------------
+    # parts (property): the derivative parts; _make(value, parts, tag); _constant_parts(
+    # value, like); _elementwise(ufunc, z, split, factors, seconds, tag); _linear(op, g,
+    # adjoint, split, value, tag); _primitive(prim, split, out, tag); _write(index, parts);
+    # _write_root(root, written, src, item_parts, item_shape).
+
+    @classmethod
+    def _before_write(cls, root) -> bool:
+        """Called before a write into root's value; True when it replaced the value."""
+        return False
+
+    def _init(self, value, tag):
+        self.value, self.tag, self._view, self._version, self._epoch = value, tag, None, 0, 0
+
+    # -- NumPy protocols --------------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if any(type(x) is np.ndarray and x.dtype == object for x in inputs):
+            inputs = tuple(lift(x) for x in inputs)  # np.array([d1, d2]) of carriers
+            if any(type(x) is np.ndarray and x.dtype == object for x in inputs):
+                return NotImplemented
+        out = kwargs.pop("out", None)
+        owner = find_owner(inputs)
+        if type(owner) is not type(self):
+            return NotImplemented
+        result = call_ufunc(ufunc, method, inputs, kwargs)
+        return write_out(result, out, public_name(ufunc)) if out is not None else result
+
+    def __array_function__(self, func, types, args, kwargs):
+        owner = find_owner(args)
+        if owner is None:
+            owner = find_owner(tuple(kwargs.values()))
+        if owner is None:  # NEP 35: np.zeros(n, like=self)
+            return create(func, args, kwargs, self)
+        if type(owner) is not type(self):
+            return NotImplemented
+        return call_function(func, args, kwargs)
+
+    def __array__(self, dtype=None, copy=None):
+        # np.array([d1, d2]) of scalar carriers builds an object array that lift()
+        # stacks; any conversion to a numeric array would drop the derivative.
+        if (dtype is None or np.dtype(dtype) == object) and self.ndim == 0:
+            wrapped = np.empty((), dtype=object)
+            wrapped[()] = self
+            return wrapped
+        raise TypeError(
+            f"cannot convert a {self._label} of shape {self.shape} to a plain numeric "
+            f"array (np.asarray/np.array, or writing it into a float ndarray): the "
+            f"derivative would be lost. Build arrays with np.zeros_like(x), "
+            f"np.zeros(n, like=x) or np.stack([...]) instead, and use .value for the value."
+        )
+
+    def _refuse(self, what: str):
+        raise TypeError(
+            f"{what}() of a {self._label} would drop the derivative. Use NumPy functions "
+            f"(np.sin, not math.sin) and keep values as arrays; use .value if you really "
+            f"want the plain value."
+        )
+
+    def __float__(self):
+        self._refuse("float")
+
+    def __int__(self):
+        self._refuse("int")
+
+    def __complex__(self):
+        self._refuse("complex")
+
+    def __index__(self):
+        self._refuse("operator.index")
+
+    def item(self, *args):
+        self._refuse("item")
+
+    def __bool__(self):
+        return bool(discrete(bool, (self,)))
+
+    # -- array surface -----------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return np.shape(self.value)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def dtype(self):
+        return primal(self).dtype
+
+    @property
+    def T(self):
+        return np.transpose(self)
+
+    @property
+    def mT(self):
+        return np.matrix_transpose(self)
+
+    @property
+    def real(self):
+        return np.real(self)
+
+    @property
+    def imag(self):
+        return np.imag(self)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError(f"len() of an unsized {self._label}")
+        return self.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __getitem__(self, index):
+        return getitem(self, index)
+
+    def __setitem__(self, index, item):
+        setitem(self, index, item)
+
+    def reshape(self, *shape, order="C", copy=None):
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = shape[0]
+        return np.reshape(self, shape, order=order)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+            axes = axes[0]
+        return np.transpose(self, axes or None)
+
+    def flatten(self, order="C"):
+        return np.ravel(self.copy(order=order), order=order)
+
+    def copy(self, order="C"):
+        """A copy, C-ordered like ``ndarray.copy`` (``np.copy`` keeps the layout)."""
+        return np.copy(self, order=order)
+
+    def view(self, *args):
+        if args:
+            raise TypeError(f"{self._label}.view(dtype) would reinterpret the derivative; "
+                            f"use .astype")
+        return linear(lambda p: p.view(), self, op=lambda v: v.view())
+
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "fc":
+            raise TypeError(
+                f"astype({dtype}) on a {self._label} would drop the derivative; use "
+                f"np.floor/np.rint (zero derivative) or .value.")
+        if dtype.kind == "f" and self.dtype.kind == "c":
+            raise TypeError(f"astype({dtype}) of a complex {self._label} discards the "
+                            f"imaginary part; write np.real(z) instead.")
+        if not copy and dtype == self.dtype:
+            return self
+        return linear(lambda p: p.astype(np.result_type(p.dtype, dtype)), self,
+                      op=lambda v: v.astype(dtype))
+
+    def tolist(self):
+        return [x.tolist() for x in self] if self.ndim else self
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{n}={p!r}" for n, p in zip(self._part_names,
+                                                        (self.value,) + tuple(self.parts)))
+        return f"{type(self).__name__}({body}, tag={self.tag})"
+
+    def __copy__(self):
+        return self.copy()
+
+    def __deepcopy__(self, memo):
+        return self.copy()
+
+
+def _method(func):
+    def method(self, *args, **kwargs):
+        return func(self, *args, **kwargs)
+
+    method.__name__ = func.__name__
+    method.__doc__ = f"Same as ``np.{func.__name__}(self, ...)``."
+    return method
+
+
+for _f in (np.sum, np.mean, np.prod, np.std, np.var, np.max, np.min, np.cumsum,
+           np.cumprod, np.clip, np.dot, np.ravel, np.squeeze, np.swapaxes, np.repeat,
+           np.take, np.diagonal, np.trace, np.argmax, np.argmin, np.argsort, np.sort,
+           np.nonzero, np.round, np.conjugate, np.all, np.any, np.ptp, np.searchsorted):
+    setattr(Carrier, _f.__name__, _method(_f))
+Carrier.conj = Carrier.conjugate
+
+
+def _binop(ufunc):
+    # Operators go straight to apply_ufunc: NumPy's dispatch has nothing to add.
+    def forward(self, other):
+        if type(other) is np.ndarray and other.dtype == object:
+            return NotImplemented
+        return apply_ufunc(ufunc, (self, other))
+
+    def reflected(self, other):
+        if type(other) is np.ndarray and other.dtype == object:
+            return NotImplemented
+        return apply_ufunc(ufunc, (other, self))
+
+    return forward, reflected
+
+
+for _name, _uf in [("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
+                   ("truediv", np.divide), ("floordiv", np.floor_divide),
+                   ("mod", np.remainder), ("pow", np.power), ("matmul", np.matmul)]:
+    _fwd, _ref = _binop(_uf)
+    setattr(Carrier, f"__{_name}__", _fwd)
+    setattr(Carrier, f"__r{_name}__", _ref)
+for _name, _uf in [("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
+                   ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)]:
+    setattr(Carrier, f"__{_name}__", _binop(_uf)[0])
+
+
+def _inplace(ufunc):
+    def method(self, other):
+        """In place, like NumPy: views of this array see the change; a scalar rebinds."""
+        result = ufunc(self, other) if ufunc is not np.matmul else np.matmul(self, other)
+        if not isinstance(self.value, (np.ndarray, Carrier)):
+            return result  # NumPy scalars are immutable: x += y rebinds, as in NumPy
+        rtype, stype = primal(result).dtype, self.dtype
+        if not np.can_cast(rtype, stype, casting="same_kind"):
+            raise TypeError(f"Cannot cast ufunc '{ufunc.__name__}' output from {rtype!r} to "
+                            f"{stype!r} with casting rule 'same_kind' (as NumPy)")
+        self[...] = result
+        return self
+
+    return method
+
+
+for _name, _uf in [("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
+                   ("truediv", np.divide), ("floordiv", np.floor_divide),
+                   ("mod", np.remainder), ("pow", np.power), ("matmul", np.matmul)]:
+    setattr(Carrier, f"__i{_name}__", _inplace(_uf))
+Carrier.__neg__ = lambda self: apply_ufunc(np.negative, (self,))
+Carrier.__pos__ = lambda self: apply_ufunc(np.positive, (self,))
+Carrier.__abs__ = lambda self: apply_ufunc(np.absolute, (self,))
+
+
+# -- operands ---------------------------------------------------------------------------
+
+def find_owner(objs) -> Carrier | None:
+    """The carrier with the newest tag among ``objs`` (searched into lists/tuples).
+
+    >>> from dualdiff import Dual
+    >>> find_owner([1.0, [Dual(1.0, 1.0, tag=3)], Dual(2.0, 1.0, tag=2)]).tag
+    3
+    """
+    best = None
+    for o in objs:
+        if isinstance(o, Carrier):
+            if best is None or o.tag > best.tag:
+                best = o
+            elif o.tag == best.tag and type(o) is not type(best):
+                raise TypeError(
+                    f"cannot mix a {type(o).__name__} and a {type(best).__name__} of the "
+                    f"same tag {o.tag}; give them different tags or one type.")
+        elif isinstance(o, (list, tuple)):
+            inner = find_owner(o)
+            if inner is not None and (best is None or inner.tag > best.tag):
+                best = inner
+    return best
+
+
+def primal(x):
+    """The innermost plain value of x (through nested carriers), as an array.
+
+    >>> from dualdiff import Dual
+    >>> float(primal(Dual(Dual(2.0, 1.0, tag=1), 0.0, tag=2)))
+    2.0
+    """
+    while isinstance(x, Carrier):
+        x = x.value
+    return np.asarray(x)
+
+
+def strip(obj):
+    """Every carrier in obj (through lists, tuples, dicts) replaced by its plain value.
+
+    >>> from dualdiff import Dual
+    >>> strip([Dual(2.0, 1.0), 3])[0].tolist()
+    2.0
+    """
+    if isinstance(obj, Carrier):
+        value = obj.value
+        while isinstance(value, Carrier):
+            value = value.value
+        return value
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(strip(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: strip(v) for k, v in obj.items()}
+    return obj
+
+
+def lift(x):
+    """A list, tuple or object array holding carriers as one stacked carrier (else x
+    unchanged), so ``np.concatenate([x[:2], [np.sum(x)]])`` and arithmetic on
+    ``np.array([d1, d2])`` keep every derivative.
+
+    >>> from dualdiff import Dual
+    >>> lift([Dual(1.0, 1.0), 2.0]).tangent.tolist()
+    [[1.0, 0.0]]
+    >>> lift(np.array([Dual(1.0, 2.0), 3.0])).tangent.tolist()
+    [[2.0, 0.0]]
+    """
+    if isinstance(x, (list, tuple)) and find_owner(x) is not None:
+        return np.stack([lift(e) for e in x])
+    if type(x) is np.ndarray and x.dtype == object:
+        items = x.ravel().tolist()
+        if find_owner(items) is not None:
+            return np.reshape(np.stack(items), x.shape) if items else x
+        return np.array(x.tolist()) if x.size else np.zeros(x.shape)
+    return x
+
+
+def operand(x):
+    """An operand as the rules expect it: sequences lifted or made arrays, Python
+    numbers as NumPy scalars (``1.0 / y`` at y = 0 gives inf like NumPy, not
+    ZeroDivisionError)."""
+    t = type(x)
+    if t is float:
+        return np.float64(x)
+    if t is int:
+        return np.int64(x) if -2**63 <= x < 2**63 else np.float64(x)
+    if t is complex:
+        return np.complex128(x)
+    if t is list or t is tuple or (t is np.ndarray and x.dtype == object):
+        x = lift(x)
+        return np.asarray(x) if isinstance(x, (list, tuple)) else x
+    return x
+
+
+def refresh(x) -> None:
+    """Bring a view up to date with its root: re-derive its parts (and its value, when
+    the root's parts were replaced) along the chain of view operations."""
+    v = x._view
+    root = v.root
+    if root._version == v.seen and root._epoch == v.epoch:
+        return
+    if x._aliasing and not v.detached and root._epoch == v.epoch:
+        v.seen = root._version  # true NumPy views: nothing to do
+        return
+    fresh = root
+    for op, g in v.path:
+        fresh = linear(g, fresh, op=op)
+    x.value, x.tag = fresh.value, fresh.tag
+    x._set_parts(fresh.parts)
+    v.seen, v.epoch = root._version, root._epoch
+    if fresh._view is not None:
+        v.detached = fresh._view.detached
+
+
+def split(x, cls, tag):
+    """``(value, parts)`` of x as seen by a pass of ``tag`` of carrier type ``cls``:
+    parts is None for a constant of that pass.
+
+    >>> from dualdiff import Dual
+    >>> split(3.0, Dual, 1)
+    (3.0, None)
+    """
+    if type(x) is cls and x.tag == tag:
+        if x._view is not None:
+            refresh(x)
+        return x.value, x.parts
+    return x, None
+
+
+def root_of(x):
+    return x if x._view is None else x._view.root
+
+
+def _mark_view(out, x, op, g) -> None:
+    """Record that ``out`` (made by view op from x) is a view of x's root."""
+    root = root_of(x)
+    path = (x._view.path if x._view is not None else ()) + ((op, g),)
+    detached = not out._aliasing or (x._view is not None and x._view.detached)
+    if not detached:
+        for p, q in zip(out.parts, x.parts):
+            if isinstance(p, np.ndarray) and p.size and not np.may_share_memory(p, q):
+                detached = True
+                break
+    out._view = View(root, path, detached)
+
+
+def _is_view(out, v) -> bool:
+    """True when NumPy made ``out`` as a view of ``v`` (their memory is the same)."""
+    if isinstance(out, Carrier):
+        return out._view is not None
+    if type(out) is not np.ndarray or out.base is None or not isinstance(v, np.ndarray):
+        return False
+    return out.base is (v if v.base is None else v.base)
+
+
+def _detach(out, xs) -> None:
+    """A copy made by NumPy: the carrier's parts must not alias any input's parts."""
+    for i, p in enumerate(out.parts):
+        if isinstance(p, np.ndarray) and p.base is not None and any(
+                isinstance(x, Carrier) and x._aliasing and
+                np.may_share_memory(p, x.parts[i]) for x in xs):
+            parts = list(out.parts)
+            parts[i] = p.copy()
+            out._set_parts(tuple(parts))
+
+
+# -- NaN-safe products ---------------------------------------------------------------
+
+def all_zero(t):
+    """Where ``t`` is zero in its value and in every derivative part (nested carriers:
+    a Dual(0, 2v) is not zero), as a plain boolean array shaped like t.
+
+    >>> from dualdiff import Dual
+    >>> all_zero(Dual(np.zeros(2), np.array([[0.0, 1.0]]))).tolist()
+    [True, False]
+    """
+    if not isinstance(t, Carrier):
+        return np.asarray(t) == 0
+    z = all_zero(t.value)
+    for p, _, _lead in t._orders():
+        pz = all_zero(p)
+        z = z & np.all(np.reshape(pz, (-1,) + z.shape), axis=0) if pz.size else z
+    return z
+
+
+def nan_safe_product(t, d):
+    """``t * d`` where a zero ``t`` stays zero even if ``d`` is inf or nan.
+
+    Forward mode passes a tangent as t: d sqrt(x_0) / d x_1 is 0 at x_0 = 0, not
+    0 * inf.  Reverse mode passes the local partial as t (and the adjoint as d), which
+    reproduces forward mode's result along every path.  Callers run it quietly.
+
+    >>> with np.errstate(invalid="ignore"):
+    ...     nan_safe_product(np.array([[1.0, 0.0]]), np.array([np.inf, np.inf])).tolist()
+    [[inf, 0.0]]
+    """
+    out = t * d
+    if type(d) is np.float64 or type(d) is float:
+        if d - d == 0.0:  # finite
+            return out
+    elif isinstance(d, (int, np.integer)) or np.isfinite(d).all():
+        return out
+    return np.where(all_zero(t), 0.0, out)
+
+
+# -- kinks -------------------------------------------------------------------------------
+
+def _by_order(x, base: int, lead: int, out: dict) -> None:
+    """Parts of x grouped by total derivative order (through nested carriers), each with
+    its number of leading direction axes."""
+    if not isinstance(x, Carrier):
+        out.setdefault(base, []).append((x, lead))
+        return
+    _by_order(x.value, base, lead, out)
+    for p, order, plead in x._orders():
+        _by_order(p, base + order, lead + plead, out)
+
+
+def kink_sign(x):
+    """The slope of ``|x|``: sign(x), with one convention at x == 0 for every carrier.
+
+    Where an element's first-order parts are not all zero, |x| has a genuine kink
+    and the slope is +1 (as ``maximum(x, -x)``, whose ties go to the first
+    argument; a valid subgradient, and linear in the seeds).  Where x is
+    stationary (all first-order parts zero) the sign comes from the first non-zero
+    part of the lowest higher order, so ``|-x**2|`` has second derivative 2.
+
+    >>> from dualdiff import HyperDual
+    >>> kink_sign(HyperDual(0.0, 0.0, 0.0, -2.0)).tolist()
+    -1.0
+    """
+    v = primal(x)
+    s = np.sign(v).astype(float) if v.dtype.kind != "c" else np.ones(v.shape)
+    zero = v == 0
+    if not zero.any() or not isinstance(x, Carrier):
+        return np.where(zero, 1.0, s) if zero.any() else s
+    groups: dict = {}
+    _by_order(x, 0, 0, groups)
+    undecided = zero
+    for order in sorted(o for o in groups if o > 0):
+        first = np.zeros(v.shape)
+        for p, lead in groups[order]:
+            p = np.asarray(p)
+            if p.size == 0:
+                continue
+            flat = np.reshape(np.broadcast_to(p, p.shape[:lead] + v.shape), (-1,) + v.shape)
+            nz = flat != 0
+            pick = np.argmax(nz, axis=0)
+            val = np.take_along_axis(flat, pick[None], axis=0)[0]
+            first = np.where((first == 0) & nz.any(axis=0), np.sign(val), first)
+        if order == 1:
+            s = np.where(undecided & (first != 0), 1.0, s)
+        else:
+            s = np.where(undecided & (first != 0), first, s)
+        undecided = undecided & (first == 0)
+        if not undecided.any():
+            break
+    return np.where(undecided, 1.0, s)
+
+
+# -- element-wise rows ------------------------------------------------------------------
+
+_SCALAR_OPS = {np.add: np.float64.__add__, np.subtract: np.float64.__sub__,
+               np.multiply: np.float64.__mul__, np.divide: np.float64.__truediv__}
+_F64 = np.float64
+_NUMBERS = (np.float64, np.int64, float, int)
+
+
+def evaluate(ufunc, values):
+    """The value of ``ufunc(*values)``: NumPy scalar arithmetic for scalar +, -, *, /
+    (same bits and warnings as the ufunc, at a fraction of the call cost).
+
+    >>> float(evaluate(np.multiply, (np.float64(2.0), np.float64(3.0))))
+    6.0
+    """
+    if len(values) == 2:
+        a, b = values
+        op = _SCALAR_OPS.get(ufunc)
+        if op is not None and ((type(a) is _F64 and type(b) in _NUMBERS)
+                               or (type(b) is _F64 and type(a) in _NUMBERS)):
+            return op(np.float64(a), b)
+    return ufunc(*values)
+
+
+def first_partials(ufunc, values, z, live, x=None):
+    """The first partials of ``ufunc`` at ``values`` (result z) for the live arguments:
+    a number or array, or None for a structural zero.  ``x`` is the carrier itself
+    for the kink convention.  Raises for a live argument with no derivative."""
+    if ufunc in rules.PIECEWISE_CONSTANT:
+        return [None] * len(values)
+    row = rules.UNARY.get(ufunc)
+    if row is not None:
+        entries = (row[0],)
+    else:
+        entries = rules.BINARY[ufunc][0]
+    out = []
+    for i, (e, on) in enumerate(zip(entries, live)):
+        if not on:
+            out.append(None)
+        elif e is rules.NONDIFF:
+            which = ("first", "second")[i]
+            raise TypeError(f"{public_name(ufunc)}: no derivative with respect to its {which} "
+                            f"argument; pass a constant there.")
+        elif e is rules.KINK:
+            out.append(kink_sign(values[0] if x is None else x))
+        elif callable(e):
+            out.append(e(values[0], z) if row is not None else e(values[0], values[1], z))
+        elif e == 0:
+            out.append(None)
+        else:
+            out.append(float(e))
+    return out
+
+
+def second_partials(ufunc, values, z, first, live):
+    """Second partials ``{(i, j): f_ij}`` (i <= j) for live arguments, structural zeros
+    left out; ``first`` are the first partials."""
+    if ufunc in rules.PIECEWISE_CONSTANT:
+        return {}
+    row = rules.UNARY.get(ufunc)
+    if row is not None:
+        e = row[1]
+        if not live[0] or (not callable(e) and e == 0):
+            return {}
+        return {(0, 0): e(values[0], z, first[0]) if callable(e) else float(e)}
+    out = {}
+    for (i, j), e in zip(((0, 0), (0, 1), (1, 1)), rules.BINARY[ufunc][1]):
+        if live[i] and live[j] and (callable(e) or e != 0):
+            out[(i, j)] = e(values[0], values[1], z) if callable(e) else float(e)
+    return out
+
+
+def apply_ufunc(ufunc, inputs):
+    """``ufunc(*inputs)`` (no keywords) with at least one carrier among the inputs.
+
+    >>> from dualdiff import Dual
+    >>> apply_ufunc(np.multiply, (Dual(3.0, 1.0), 2.0)).tangent.tolist()
+    [2.0]
+    """
+    if ufunc in rules.DISCRETE_UFUNCS:
+        return discrete(ufunc, inputs)
+    if not (ufunc in rules.UNARY or ufunc in rules.BINARY or ufunc in rules.PIECEWISE_CONSTANT):
+        impl = HANDLED.get(ufunc)
+        if impl is not None:  # composites (copysign, ...)
+            return impl(*inputs)
+        raise TypeError(
+            f"dualdiff cannot differentiate {public_name(ufunc)}: "
+            f"{REFUSED.get(ufunc, 'it has no derivative rule')}. Apply it to .value if "
+            f"no derivative is needed, or add a rule with dd.rule.")
+    inputs = tuple(x if isinstance(x, Carrier) else operand(x) for x in inputs)
+    owner = find_owner(inputs)
+    cls, tag = type(owner), owner.tag
+    sp = [split(x, cls, tag) for x in inputs]
+    values = tuple(v for v, _ in sp)
+    live = [p is not None for _, p in sp]
+    z = evaluate(ufunc, values)
+    token = quiet()
+    try:
+        first = first_partials(ufunc, values, z, live, inputs[0] if len(inputs) == 1 else None)
+        second = second_partials(ufunc, values, z, first, live) if cls._order > 1 else None
+        return cls._elementwise(ufunc, z, sp, first, second, tag, inputs)
+    finally:
+        loud(token)
+
+
+_REDUCE = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min,
+           np.fmax: np.nanmax, np.fmin: np.nanmin}
+_ACCUMULATE = {np.add: np.cumsum, np.multiply: np.cumprod}
+
+
+def call_ufunc(ufunc, method, inputs, kwargs):
+    """Entry point of ``__array_ufunc__``: methods and keywords, then :func:`apply_ufunc`.
+
+    >>> from dualdiff import Dual
+    >>> call_ufunc(np.multiply, "__call__", (Dual(3.0, 1.0), 2.0), {}).tangent.tolist()
+    [2.0]
+    """
+    if method == "__call__" and not kwargs:
+        return apply_ufunc(ufunc, inputs)
+    name = public_name(ufunc)
+    if kwargs.get("where", True) is not True:
+        raise TypeError(f"{name}(..., where=) is not supported by dualdiff; use np.where")
+    dtype = kwargs.pop("dtype", None)
+    if dtype is not None and np.dtype(dtype).kind not in "fc":
+        raise TypeError(f"{name}(..., dtype={dtype}) would drop the derivative")
+    kwargs.pop("casting", None)
+    kwargs.pop("where", None)
+    kwargs.pop("order", None)
+    kwargs.pop("subok", None)
+    if method == "reduce" and ufunc in _REDUCE:
+        if kwargs.get("initial", np._NoValue) is not np._NoValue:
+            raise TypeError(f"{name}.reduce(..., initial=) is not supported by dualdiff; "
+                            f"add the initial value yourself")
+        return _REDUCE[ufunc](inputs[0], axis=kwargs.get("axis", 0),
+                              keepdims=kwargs.get("keepdims", False))
+    if method == "accumulate" and ufunc in _ACCUMULATE:
+        return _ACCUMULATE[ufunc](inputs[0], axis=kwargs.get("axis", 0))
+    if method == "outer" and ufunc.nin == 2 and not kwargs:
+        a, b = (operand(x) for x in inputs)
+        return ufunc(np.reshape(a, np.shape(a) + (1,) * np.ndim(b)), b)
+    if method != "__call__" or kwargs:
+        raise TypeError(f"{name}.{method} with {sorted(kwargs)} is not supported by "
+                        f"dualdiff; write it with supported calls")
+    return apply_ufunc(ufunc, inputs)
+
+
+def call_function(func, args, kwargs):
+    """Entry point of ``__array_function__``: handled, discrete, or refused by name.
+
+    >>> from dualdiff import Dual
+    >>> call_function(np.sum, (Dual(np.ones(2), np.ones((1, 2))),), {}).tangent.tolist()
+    [2.0]
+    """
+    impl = HANDLED.get(func)
+    if impl is not None:
+        out = kwargs.pop("out", None)
+        return write_out(impl(*args, **kwargs), out, public_name(func))
+    if func in DISCRETE:
+        return discrete(func, args, kwargs)
+    reason = REFUSED.get(func, "it has no derivative rule in dualdiff")
+    raise TypeError(
+        f"dualdiff cannot differentiate {public_name(func)}: {reason}. Rewrite it with "
+        f"supported NumPy operations, or apply it to .value if no derivative is needed.")
+
+
+def write_out(result, out, name: str):
+    """Honour NumPy's ``out=``: only a carrier can receive a derivative.
+
+    >>> write_out(np.ones(2), None, "np.add").tolist()
+    [1.0, 1.0]
+    """
+    if out is None:
+        return result
+    if isinstance(out, tuple):
+        if len(out) != 1:
+            raise TypeError(f"{name}: out= with several outputs is not supported")
+        out = out[0]
+    if not isinstance(out, Carrier):
+        raise TypeError(
+            f"{name}(..., out=<plain array>) would write a derivative into a plain array "
+            f"and lose it; drop out= or pass an array made with np.zeros_like(x).")
+    out[...] = result
+    return out
+
+
+# -- linear maps, gathers, primitives ----------------------------------------------------
+
+def linear(g, *xs, op, adjoint=None):
+    """Apply a linear map to the value and every part of xs.
+
+    ``op(*values)`` is the map on plain arrays, ``g`` the same map batched over
+    one leading axis.  ``adjoint`` (batched too) is its transpose, given only when
+    op is not a pure movement of elements (sum, cumsum); without it op only moves
+    elements or fills zeros, so its transpose and sparsity follow from op applied
+    to arrays of indices (:func:`index_map`).  A result that NumPy makes as a view
+    of its one input is recorded as a view (writes through it reach the input).
+
+    >>> from dualdiff import Dual
+    >>> x = Dual(np.arange(3.0), np.eye(3))
+    >>> linear(lambda p: p[:, ::-1], x, op=lambda v: v[::-1]).tangent[0].tolist()
+    [0.0, 0.0, 1.0]
+    """
+    owner = find_owner(xs)
+    if owner is None:
+        return op(*xs)
+    xs = tuple(lift(x) for x in xs)
+    cls, tag = type(owner), owner.tag
+    sp = [split(x, cls, tag) for x in xs]
+    value = op(*[v for v, _ in sp])
+    out = cls._linear(op, g, adjoint, sp, value, tag, xs)
+    if len(xs) == 1 and sp[0][1] is not None:
+        if _is_view(value, sp[0][0]):
+            _mark_view(out, xs[0], op, g)
+        elif cls._aliasing:
+            _detach(out, xs)
+    elif cls._aliasing:
+        _detach(out, xs)
+    return out
+
+
+def index_map(op, shapes):
+    """op applied to arrays of indices 1, 2, ... of the given shapes (0: a filled zero).
+
+    >>> index_map(lambda v: np.pad(v, 1), [(2,)]).tolist()
+    [0, 1, 2, 0]
+    """
+    offsets = np.cumsum([1] + [math.prod(s) for s in shapes])
+    return np.asarray(op(*[np.arange(o, o + math.prod(s)).reshape(s)
+                           for o, s in zip(offsets, shapes)]))
+
+
+def gather(op, *xs):
+    """Apply op, which only moves elements of xs (or fills zeros), to every part,
+    gathering each part with op's index map.
+
+    >>> from dualdiff import Dual
+    >>> gather(lambda v: np.roll(v, 1), Dual(np.arange(3.0), np.eye(3))).tangent[0].tolist()
+    [0.0, 1.0, 0.0]
+    """
+    index = index_map(op, [np.shape(x) for x in xs])
+
+    def g(*parts):
+        k = parts[0].shape[0]
+        dtype = np.result_type(*parts)
+        flat = np.concatenate([np.zeros((k, 1), dtype)] + [p.reshape(k, -1) for p in parts],
+                              axis=1)
+        return flat[:, index]
+
+    return linear(g, *xs, op=op)
+
+
+def primitive(prim, *args):
+    """Apply a :class:`~dualdiff.primitives.Primitive`; with no carrier, just evaluate it.
+
+    >>> from dualdiff import Dual, primitives
+    >>> primitive(primitives.MATMUL, np.eye(2), Dual(np.ones(2), np.eye(2))).tangent.tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    owner = find_owner(args)
+    if owner is None:
+        return prim.fn(*args)
+    args = tuple(lift(a) for a in args)
+    cls, tag = type(owner), owner.tag
+    sp = [split(a, cls, tag) for a in args]
+    out = prim.fn(*[v for v, _ in sp])
+    token = quiet()
+    try:
+        return cls._primitive(prim, sp, out, tag, args)
+    finally:
+        loud(token)
+
+
+def constant_like(value, like, writeable: bool = False):
+    """A carrier of like's type and tag holding a constant (zero derivative parts,
+    ``writeable`` ones laid out like the value when it will be written into).
+
+    >>> from dualdiff import Dual
+    >>> constant_like([1.0, 2.0], Dual(0.0, [1.0, 1.0, 1.0])).tangent.shape
+    (3, 2)
+    """
+    if not isinstance(value, Carrier):
+        value = np.asarray(value)
+        if value.dtype.kind not in "fc":
+            value = value.astype(float)
+    parts = type(like)._constant_parts(value, like)
+    if writeable and type(like)._aliasing:
+        parts = tuple(mirrored(p, value) if isinstance(p, np.ndarray) else p for p in parts)
+    return type(like)._make(value, parts, like.tag)
+
+
+def create(func, args, kwargs, like):
+    """``np.zeros(n, like=x)`` and friends: a constant carrier shaped as asked.
+
+    >>> from dualdiff import Dual
+    >>> np.zeros(3, like=Dual(1.0, 1.0)).tangent.tolist()
+    [[0.0, 0.0, 0.0]]
+    """
+    if func in (np.array, np.asarray, np.asanyarray, np.ascontiguousarray):
+        obj = args[0] if args else kwargs.pop("object", kwargs.pop("a", None))
+        if isinstance(obj, Carrier):
+            return obj.copy() if func is np.array and kwargs.get("copy", True) else obj
+        if find_owner([obj]) is not None:
+            return np.stack(obj)
+        return constant_like(func(obj, *args[1:], **kwargs), like)
+    return constant_like(func(*args, **kwargs), like)
+
+
+# -- indexing ----------------------------------------------------------------------------
+
+def _index(index) -> tuple:
+    if isinstance(index, Carrier):
+        raise TypeError(f"cannot index with a {index._label}; index with an integer or "
+                        f"boolean array computed from .value (or np.argmax(x) and friends)")
+    index = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, Carrier) for i in index):
+        return _index(next(i for i in index if isinstance(i, Carrier)))
+    return tuple(np.asarray(i) if isinstance(i, list) else i for i in index)
+
+
+def _basic(index: tuple) -> bool:
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice))
+               for i in index)
+
+
+def _adjacent(index: tuple) -> bool:
+    """True when NumPy keeps the advanced indices where they stand (they are adjacent;
+    integers count as advanced once any array index is present)."""
+    pos = [i for i, v in enumerate(index) if not (v is None or v is Ellipsis or
+                                                   isinstance(v, slice))]
+    return not pos or pos[-1] - pos[0] == len(pos) - 1
+
+
+def getitem(x, index):
+    """``x[index]`` on a carrier: basic indexing is one linear map (a view where NumPy
+    makes one), advanced indexing a gather (a copy).
+
+    >>> from dualdiff import Dual
+    >>> getitem(Dual(np.arange(3.0), np.eye(3)), [2, 0]).tangent.tolist()
+    [[0.0, 1.0], [0.0, 0.0], [1.0, 0.0]]
+    """
+    if type(index) is int:  # x[i] in a Python loop
+        head = (slice(None), index)
+        return linear(lambda p: p[head], x, op=lambda v: v[index])
+    index = _index(index)
+    if _basic(index) or _adjacent(index):
+        head = (slice(None),) + index
+        return linear(lambda p: p[head], x, op=lambda v: v[index])
+    return gather(lambda v: v[index], x)
+
+
+def setitem(x, index, item) -> None:
+    """``x[index] = item``, with NumPy's semantics in value and in every part: through
+    a view the write reaches the root; with repeated indices the last write wins.
+
+    >>> from dualdiff import Dual
+    >>> x = Dual(np.zeros(2), np.zeros((1, 2)))
+    >>> setitem(x, 1, Dual(5.0, 1.0))
+    >>> x.value.tolist(), x.tangent.tolist()
+    ([0.0, 5.0], [[0.0, 1.0]])
+    """
+    index = _index(index)
+    index = index[0] if len(index) == 1 else index
+    item = operand(item) if not isinstance(item, Carrier) else item
+    owner = find_owner((x, item))
+    if owner.tag > x.tag or type(owner) is not type(x):
+        raise TypeError(
+            f"cannot store a value carrying an inner derivative pass (tag {owner.tag}) into "
+            f"a {x._label} of an outer pass (tag {x.tag}): build this array inside the "
+            f"inner function (np.zeros_like on a value of the inner pass, or np.stack).")
+    if not isinstance(x.value, (np.ndarray, Carrier)):
+        raise TypeError(f"'{type(x.value).__name__}' object does not support item assignment "
+                        f"(a scalar, as in NumPy)")
+    if x._view is not None:
+        refresh(x)
+    root = root_of(x)
+    value, parts = split(item, type(x), x.tag)
+    changed = _promote(root, value, parts)
+    changed = (_materialize(root) if x._aliasing else type(x)._before_write(root)) or changed
+    if changed:
+        root._epoch += 1
+        if x._view is not None:
+            refresh(x)
+        value, parts = split(item, type(x), x.tag)
+    x.value[index] = value  # NumPy's semantics, errors and casting for the value
+    if x._aliasing and (x._view is None or not x._view.detached):
+        x._write(index, parts)
+    else:
+        written, src = _positions(x, index, np.shape(value))
+        type(x)._write_root(root, written, src, parts, value)
+    root._version += 1
+    if x._view is not None and not x._view.detached:
+        x._view.seen = root._version
+
+
+def _promote(root, value, parts) -> bool:
+    """Nested passes: before an item carrying an older perturbation is stored, the
+    root's value (and the parts receiving the item's parts) become carriers able to
+    hold it: same memory, zero derivative parts.  The root's views re-derive theirs."""
+    old = (root.value,) + tuple(root.parts)
+    new = list(old)
+    for i, q in enumerate((value,) + (tuple(parts) if parts is not None else ())):
+        o = find_owner([q])
+        if o is not None and not (isinstance(new[i], Carrier) and new[i].tag >= o.tag):
+            p = new[i]
+            if i and isinstance(p, np.ndarray) and not p.flags.writeable:  # zero parts
+                p = mirrored(p, root.value)
+            new[i] = constant_like(p, o, writeable=True)
+    if all(a is b for a, b in zip(new, old)):
+        return False
+    root.value = new[0]
+    root._set_parts(tuple(new[1:]))
+    return True
+
+
+def _materialize(root) -> bool:
+    """Aliasing carriers: read-only parts (broadcast zeros) of the root replaced by
+    writeable ones laid out like the value, so writes through views reach them."""
+    parts = root.parts
+    if all(not isinstance(p, np.ndarray) or p.flags.writeable for p in parts):
+        return False
+    root._set_parts(tuple(p if not isinstance(p, np.ndarray) or p.flags.writeable
+                          else mirrored(p, root.value) for p in parts))
+    return True
+
+
+def mirrored(part, value):
+    """A writeable copy of ``part`` (one leading axis) whose every direction is laid out
+    in memory like ``value``, so NumPy makes a view of it exactly where it makes a view
+    of the value (reshape, ravel).
+
+    >>> v = np.ones((2, 3)).T
+    >>> mirrored(np.zeros((4, 3, 2)), v)[0].strides == v.strides
+    True
+    """
+    v = primal(value)
+    if v.ndim < 2 or v.flags.c_contiguous:
+        return np.array(part, order="C")
+    perm = sorted(range(v.ndim), key=lambda a: -abs(v.strides[a]))
+    buf = np.empty(part.shape[:1] + tuple(v.shape[a] for a in perm), part.dtype)
+    out = np.transpose(buf, [0] + [1 + perm.index(j) for j in range(v.ndim)])
+    out[...] = part
+    return out
+
+
+def _positions(x, index, item_shape):
+    """Where ``x[index] = item`` lands in x's root: a boolean mask over the root's
+    elements (C order) and, for each written element, the flat index of the item
+    element written there (NumPy's last write wins with repeated indices)."""
+    root = root_of(x)
+    base = primal(root.value)
+    where = np.empty_like(base, dtype=np.intp)
+    where[...] = -1
+    view = where
+    if x._view is not None:
+        for op, _ in x._view.path:
+            view = op(view)
+        if view.size and not np.may_share_memory(view, where):
+            raise TypeError("dualdiff: a write through this view cannot be traced to the "
+                            "array it views; copy it with .copy() before writing")
+    view[index] = np.arange(math.prod(item_shape)).reshape(item_shape)
+    flat = where.reshape(-1)
+    written = flat >= 0
+    return written, flat[written]

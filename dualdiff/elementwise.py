@@ -1,0 +1,124 @@
+"""Element-wise NumPy functions beyond the ufunc rows: selections (where, select,
+piecewise, clip), rounding, copysign, real/imag, nan_to_num, sinc, interp, unwrap —
+each a composite of rows and linear maps, so every carrier gets them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .arrays import expand
+from .core import Carrier, apply_ufunc, discrete, find_owner, implements, linear, primal
+from .shape import condition
+
+
+@implements(np.where)
+def _where(cond, x=None, y=None):
+    if x is None and y is None:
+        return discrete(np.nonzero, (cond,))
+    c = condition(cond)
+    nd = len(np.broadcast_shapes(np.shape(c), np.shape(x), np.shape(y)))
+    return linear(lambda a, b: np.where(c, expand(a, nd), expand(b, nd)), x, y,
+                  op=lambda a, b: np.where(c, a, b))
+
+
+@implements(np.select)
+def _select(condlist, choicelist, default=0):
+    out = default
+    for c, v in reversed(list(zip(condlist, choicelist))):
+        out = np.where(c, v, out)
+    return out
+
+
+@implements(np.choose)
+def _choose(a, choices, out=None, mode="raise"):
+    idx = condition(a)
+    return np.select([idx == i for i in range(len(choices))], list(choices))
+
+
+@implements(np.piecewise)
+def _piecewise(x, condlist, funclist, *args, **kw):
+    conds = [condition(c) for c in (condlist if isinstance(condlist, list) else [condlist])]
+    if len(funclist) == len(conds) + 1:
+        conds.append(~np.any(conds, axis=0))
+    out = np.zeros_like(x)
+    for c, f in zip(conds, funclist):
+        out = np.where(c, f(x, *args, **kw) if callable(f) else f, out)
+    return out
+
+
+@implements(np.clip)
+def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
+          max=np._NoValue, **kwargs):
+    lo = a_min if a_min is not np._NoValue else min
+    hi = a_max if a_max is not np._NoValue else max
+    if lo is not None and lo is not np._NoValue:
+        a = np.maximum(a, lo)
+    if hi is not None and hi is not np._NoValue:
+        a = np.minimum(a, hi)
+    return a
+
+
+@implements(np.copysign)
+def _copysign(x1, x2, /, **kwargs):
+    # |x1| with the sign bit of x2: abs's kink convention at x1 == 0, no derivative in x2
+    return np.abs(x1) * np.where(np.signbit(x2), -1.0, 1.0)
+
+
+@implements(np.real, np.real_if_close)
+def _real(val, *args, **kwargs):
+    return val  # a real carrier's real part is itself (np.real(a) is a, as in NumPy)
+
+
+@implements(np.imag)
+def _imag(val):
+    zero = np.zeros_like(val)
+    if isinstance(zero, Carrier) and isinstance(zero.value, np.ndarray):
+        zero.value.setflags(write=False)  # NumPy's imag of a real array is read-only
+    return zero
+
+
+@implements(np.round, np.around)
+def _round(a, decimals=0, out=None):
+    scale = 10.0**decimals
+    return np.rint(a * scale) / scale
+
+
+@implements(np.fix)
+def _fix(x, out=None):
+    return np.trunc(x)
+
+
+@implements(np.nan_to_num)
+def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    big = np.finfo(primal(x).dtype if primal(x).dtype.kind == "f" else float).max
+    x = np.where(np.isnan(x), nan, x)
+    x = np.where(np.isposinf(x), big if posinf is None else posinf, x)
+    return np.where(np.isneginf(x), -big if neginf is None else neginf, x)
+
+
+@implements(np.sinc)
+def _sinc(x):
+    return apply_ufunc(np.sinc, (x,))  # a row of the table (exact second order at 0)
+
+
+@implements(np.interp)
+def _interp(x, xp, fp, left=None, right=None, period=None):
+    if period is not None:
+        raise TypeError("np.interp(..., period=) is not supported by dualdiff")
+    xp = np.asarray(xp) if isinstance(xp, list) and find_owner(xp) is None else xp
+    fp = np.asarray(fp) if isinstance(fp, list) and find_owner(fp) is None else fp
+    n = np.shape(xp)[0]
+    i = np.clip(discrete(np.searchsorted, (xp, x), {"side": "right"}, select=True) - 1,
+                0, n - 2)
+    x0, x1 = xp[i], xp[i + 1]
+    t = (x - x0) / (x1 - x0)
+    y = fp[i] * (1.0 - t) + fp[i + 1] * t
+    y = np.where(x < xp[0], fp[0] if left is None else left, y)
+    return np.where(x > xp[n - 1], fp[n - 1] if right is None else right, y)
+
+
+@implements(np.unwrap)
+def _unwrap(p, discont=None, axis=-1, *, period=2 * np.pi):
+    # the correction is a multiple of the period, piecewise constant: a discrete result
+    jump = discrete(lambda v: np.unwrap(v, discont, axis, period=period) - v, (p,))
+    return p + jump

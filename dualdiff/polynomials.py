@@ -1,0 +1,60 @@
+"""NumPy polynomials on carriers: evaluation, arithmetic, derivatives and
+integrals of coefficient arrays (composites of products and linear maps)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .core import Carrier, find_owner, implements
+
+
+@implements(np.polyval)
+def _polyval(p, x):
+    y = np.zeros_like(x) if isinstance(x, Carrier) else np.zeros(np.shape(x))
+    for i in range(len(p)):
+        y = y * x + p[i]
+    return y
+
+
+@implements(np.vander)
+def _vander(x, N=None, increasing=False):
+    n = np.shape(x)[0] if N is None else N
+    powers = np.arange(n) if increasing else np.arange(n)[::-1]
+    return np.power(np.reshape(x, (-1, 1)), powers.astype(float))
+
+
+def _poly_pad(a, n):
+    return np.concatenate([np.zeros(n - np.shape(a)[0]), a]) if np.shape(a)[0] < n else a
+
+
+@implements(np.polyadd)
+def _polyadd(a1, a2):
+    n = max(np.shape(a1)[0], np.shape(a2)[0])
+    return _poly_pad(np.atleast_1d(a1), n) + _poly_pad(np.atleast_1d(a2), n)
+
+
+@implements(np.polysub)
+def _polysub(a1, a2):
+    return _polyadd(a1, -np.asarray(a2) if find_owner([a2]) is None else -a2)
+
+
+@implements(np.polymul)
+def _polymul(a1, a2):
+    return np.convolve(np.atleast_1d(a1), np.atleast_1d(a2))
+
+
+@implements(np.polyder)
+def _polyder(p, m=1):
+    for _ in range(m):
+        n = np.shape(p)[0] - 1
+        p = p[:-1] * np.arange(n, 0, -1.0) if n > 0 else np.zeros_like(p[:1]) * 0.0
+    return p
+
+
+@implements(np.polyint)
+def _polyint(p, m=1, k=None):
+    ks = np.zeros(m) if k is None else np.broadcast_to(k, (m,))
+    for i in range(m):
+        n = np.shape(p)[0]
+        p = np.concatenate([p / np.arange(n, 0, -1.0), np.reshape(ks[i], (1,))])
+    return p
