@@ -402,7 +402,7 @@ def _inplace(ufunc):
     def method(self, other):
         """In place, like NumPy: views of this array see the change; a scalar rebinds."""
         result = ufunc(self, other) if ufunc is not np.matmul else np.matmul(self, other)
-        if not isinstance(self.value, (np.ndarray, Carrier)):
+        if not isinstance(innermost(self), np.ndarray):
             return result  # NumPy scalars are immutable: x += y rebinds, as in NumPy
         rtype, stype = primal(result).dtype, self.dtype
         if not np.can_cast(rtype, stype, casting="same_kind"):
@@ -446,6 +446,19 @@ def find_owner(objs) -> Carrier | None:
             if inner is not None and (best is None or inner.tag > best.tag):
                 best = inner
     return best
+
+
+def innermost(x):
+    """The plain value inside x (through nested carriers), as NumPy holds it: an ndarray,
+    or a NumPy scalar for the result of scalar arithmetic.
+
+    >>> from dualdiff import Dual
+    >>> type(innermost(Dual(np.float64(2.0), 1.0))).__name__
+    'float64'
+    """
+    while isinstance(x, Carrier):
+        x = x.value
+    return x
 
 
 def primal(x):
@@ -1052,9 +1065,9 @@ def setitem(x, index, item) -> None:
             f"cannot store a value carrying an inner derivative pass (tag {owner.tag}) into "
             f"a {x._label} of an outer pass (tag {x.tag}): build this array inside the "
             f"inner function (np.zeros_like on a value of the inner pass, or np.stack).")
-    if not isinstance(x.value, (np.ndarray, Carrier)):
-        raise TypeError(f"'{type(x.value).__name__}' object does not support item assignment "
-                        f"(a scalar, as in NumPy)")
+    if not isinstance(innermost(x), np.ndarray):
+        raise TypeError(f"'{type(innermost(x)).__name__}' object does not support item "
+                        f"assignment (a scalar, as in NumPy)")
     if x._view is not None:
         refresh(x)
     root = root_of(x)

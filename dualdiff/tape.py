@@ -307,7 +307,7 @@ class Write(Node):
         flat = np.reshape(u, (k, -1))
         out = []
         if isinstance(old, Node):
-            kept = np.array(flat)
+            kept = np.copy(flat)
             kept[:, self.written] = 0
             out.append(np.reshape(kept, (k,) + self.shape))
         if isinstance(item, Node):
@@ -332,10 +332,12 @@ class Write(Node):
         k = np.shape(ts[0])[0]
         dtype = np.result_type(*[t for t in (told, titem) if t is not None])
         new = np.zeros((k, self.size), dtype) if told is None else \
-            np.array(np.reshape(told, (k, -1)), dtype=dtype)
+            np.reshape(np.copy(told), (k, -1)).astype(dtype, copy=False)
         if titem is None:
             new[:, self.written] = 0
         else:
+            if isinstance(titem, Carrier) and not isinstance(new, Carrier):
+                new = np.zeros(np.shape(new), like=titem) + new
             new[:, self.written] = np.reshape(titem, (k, -1))[:, self.src]
         return np.reshape(new, (k,) + self.shape)
 
@@ -470,14 +472,24 @@ class Tape(Carrier):
 def _capture(saved, sp, args, out) -> None:
     """Mark the roots whose value arrays ``saved`` refers to (a later write copies them)."""
     for s in saved:
-        if type(s) is not np.ndarray:
+        if not isinstance(s, (np.ndarray, Carrier)):
             continue
         for (v, p), a in zip(sp, args):
-            if p is not None and type(v) is np.ndarray and (s is v or np.may_share_memory(s, v)):
+            if p is not None and _shares(s, v):
                 root_of(a)._captured = True
-        if out is not None and (s is out.value or (type(out.value) is np.ndarray and
-                                                    np.may_share_memory(s, out.value))):
+        if out is not None and _shares(s, out.value):
             out._captured = True
+
+
+def _shares(s, v) -> bool:
+    """Whether saved data s refers to (part of) the value v."""
+    if s is v:
+        return True
+    if type(s) is np.ndarray and type(v) is np.ndarray:
+        return np.may_share_memory(s, v)
+    if isinstance(s, Carrier) and isinstance(v, Carrier):
+        return root_of(s) is root_of(v)
+    return False
 
 
 def _dtype(v):
