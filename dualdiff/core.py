@@ -36,8 +36,10 @@ import math
 
 import numpy as np
 
-from . import rules
+from . import rules, rules_special
 from .arrays import loud, quiet
+
+rules_special.register(rules.UNARY, rules.BINARY)  # the scipy.special rows join the table
 
 _tags = itertools.count(1)
 
@@ -79,12 +81,10 @@ def public_name(func) -> str:
     >>> public_name(np.linalg.solve), public_name(np.sin)
     ('np.linalg.solve', 'np.sin')
     """
+    if isinstance(func, np.ufunc) or hasattr(func, "__wrapped__"):
+        return rules_special.special_name(func)
     name = getattr(func, "__name__", repr(func))
     mod = getattr(func, "__module__", None) or ""
-    if isinstance(func, np.ufunc) and mod in ("", "numpy") and not hasattr(np, name):
-        mod = "scipy.special"
-    if mod.startswith("scipy.special"):
-        return "scipy.special." + name
     if mod.startswith("scipy"):
         return mod.split("._")[0] + "." + name
     for sub in ("linalg", "fft", "random", "polynomial", "ma"):
@@ -124,6 +124,22 @@ class recording:
 
     def __exit__(self, *exc):
         _RECORDERS.reset(self._token)
+
+
+def frozen(x):
+    """The plain value of x taken as a constant of the computation (a composite that
+    computes, say, an SVD of the value and keeps it fixed): reported to the recorders like
+    a discrete result, so a prepared plan re-records when the value differs.
+
+    >>> from dualdiff import Dual
+    >>> frozen(Dual(2.0, 1.0)).tolist()
+    2.0
+    """
+    v = primal(x)
+    if isinstance(x, Carrier):
+        for r in _RECORDERS.get():
+            r.observe(frozen, (x,), {}, v, True)
+    return v
 
 
 def discrete(fn, args, kwargs=None, select: bool = False):

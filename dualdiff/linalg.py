@@ -1,5 +1,5 @@
 """``np.linalg`` on carriers: rules for solve, slogdet, cholesky, eigh, lstsq;
-everything else composed from them."""
+everything else composed from them (svd, qr, pinv, det: :mod:`dualdiff.decompositions`)."""
 
 from __future__ import annotations
 
@@ -26,25 +26,6 @@ def _inv(a):
 def _slogdet(a):
     sign, logabsdet = primitive(primitives.SLOGDET, a)
     return la._linalg.SlogdetResult(sign, logabsdet)
-
-
-@implements(la.det)
-def _det(a):
-    n = np.shape(a)[-1]
-    if n <= 3:  # the polynomial itself: exact also at singular matrices (d det = adj(A) : dA)
-        if n == 0:
-            return np.ones(np.shape(a)[:-2]) + 0.0 * np.sum(a, axis=(-2, -1))
-        m = [[a[..., i, j] for j in range(n)] for i in range(n)]
-        if n == 1:
-            return m[0][0]
-        if n == 2:
-            return m[0][0] * m[1][1] - m[0][1] * m[1][0]
-        return (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-                - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
-    # det = sign * exp(log|det|): d det = det * tr(A^-1 dA)
-    sign, logabsdet = la.slogdet(a)
-    return sign * np.exp(logabsdet)
 
 
 @implements(la.cholesky)
@@ -85,22 +66,13 @@ def _lstsq(a, b, rcond=None):
             f"dualdiff differentiates full-column-rank least squares only."
         )
     x = primitive(primitives.LSTSQ, a, b)
-    r = b - (np.matmul(a, x) if np.ndim(b) > 1 else np.matmul(a, x))
+    r = b - np.matmul(a, x)
     m, n = np.shape(a)
     resid = np.sum(r * r, axis=0) if m > n else np.zeros((0,))
     if np.ndim(b) == 1 and m > n:
         resid = np.reshape(resid, (1,))
     s = la.svdvals(a) if find_owner([a]) is not None else s
     return x, resid, rank, s
-
-
-@implements(la.pinv)
-def _pinv(a, rcond=None, hermitian=False, *, rtol=None):
-    m, n = np.shape(a)[-2:]
-    at = np.swapaxes(a, -1, -2)
-    if m >= n:
-        return la.solve(np.matmul(at, a), at)
-    return np.swapaxes(la.solve(np.matmul(a, at), a), -1, -2)
 
 
 @implements(la.matrix_power)

@@ -34,9 +34,9 @@ LN10 = math.log(10.0)
 SQRT_2PI = math.sqrt(2.0 * math.pi)
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
-def _one_plus_square(x):
-    """1 + x^2, as hypot(1, x)^2 for real x (x^2 alone overflows past 1e154)."""
-    return 1.0 + x * x if np.iscomplexobj(x) else np.hypot(1.0, x) ** 2
+def _inverse_hypot1(x):
+    """1 / sqrt(1 + x^2), as 1 / hypot(1, x) for real x (x^2 overflows past 1e154)."""
+    return 1.0 / np.sqrt(1.0 + x * x) if np.iscomplexobj(x) else 1.0 / np.hypot(1.0, x)
 
 
 def _sech2(x):
@@ -86,7 +86,7 @@ UNARY = {
     np.reciprocal: (lambda x, y: -y * y, lambda x, y, d: 2.0 * y * y * y),
     np.exp: (lambda x, y: y, lambda x, y, d: y),
     np.exp2: (lambda x, y: LN2 * y, lambda x, y, d: LN2 * d),
-    np.expm1: (lambda x, y: y + 1.0, lambda x, y, d: d),
+    np.expm1: (lambda x, y: np.exp(x), lambda x, y, d: d),  # y + 1 cancels for x < -37
     np.log: (lambda x, y: 1.0 / x, lambda x, y, d: -d * d),
     np.log2: (lambda x, y: 1.0 / (LN2 * x), lambda x, y, d: -d / x),
     np.log10: (lambda x, y: 1.0 / (LN10 * x), lambda x, y, d: -d / x),
@@ -97,12 +97,12 @@ UNARY = {
     # 1 - x^2 as (1 - x)(1 + x): exact near |x| = 1 (Sterbenz), where x * x rounds
     np.arcsin: (lambda x, y: 1.0 / np.sqrt((1.0 - x) * (1.0 + x)), lambda x, y, d: x * d**3),
     np.arccos: (lambda x, y: -1.0 / np.sqrt((1.0 - x) * (1.0 + x)), lambda x, y, d: x * d**3),
-    np.arctan: (lambda x, y: 1.0 / _one_plus_square(x), lambda x, y, d: -2.0 * x * d * d),
+    np.arctan: (lambda x, y: _inverse_hypot1(x) ** 2, lambda x, y, d: -2.0 * x * d * d),
     np.sinh: (lambda x, y: np.cosh(x), lambda x, y, d: y),
     np.cosh: (lambda x, y: np.sinh(x), lambda x, y, d: y),
     # sech^2, not 1 - y^2 (cancels where tanh saturates)
     np.tanh: (lambda x, y: _sech2(x), lambda x, y, d: -2.0 * y * d),
-    np.arcsinh: (lambda x, y: 1.0 / np.sqrt(_one_plus_square(x)), lambda x, y, d: -x * d**3),
+    np.arcsinh: (lambda x, y: _inverse_hypot1(x), lambda x, y, d: -x * d**3),
     np.arccosh: (lambda x, y: 1.0 / np.sqrt((x - 1.0) * (x + 1.0)), lambda x, y, d: -x * d**3),
     np.arctanh: (lambda x, y: 1.0 / ((1.0 - x) * (1.0 + x)), lambda x, y, d: 2.0 * x * d * d),
     np.deg2rad: (math.pi / 180.0, 0.0),
@@ -176,6 +176,15 @@ def _at0(num, z, p):
     return np.where(zero, 0.0, num / np.where(zero, 1.0, z) ** p)
 
 
+def _share(u):
+    """expit(u) = 1/(1 + e**-u) from an exponential <= 1 on either side (complex-capable,
+    and its derivative on carriers cancels by at most a factor 2); exp(x - logaddexp(x, y))
+    would give 1 - 1e-14 at x - y = 30, whose derivative then cancels."""
+    neg = np.real(u) < 0
+    e = np.exp(np.where(neg, u, -u))
+    return np.where(neg, e / (1.0 + e), 1.0 / (1.0 + e))
+
+
 def _unit(a, x, y):
     """a / hypot(x, y) (a one of x, y): a component of the unit vector, never overflowing
     (0 at the origin)."""
@@ -220,8 +229,8 @@ BINARY = {
     # (np.copysign is |x| * sign-of-y in dualdiff.functions, so it shares abs's kink rule)
     np.remainder: ((1.0, lambda x, y, z: -np.floor(x / y)), (0.0, 0.0, 0.0)),
     np.fmod: ((1.0, lambda x, y, z: -np.trunc(x / y)), (0.0, 0.0, 0.0)),
-    np.logaddexp: (
-        (lambda x, y, z: np.exp(x - z), lambda x, y, z: np.exp(y - z)),
+    np.logaddexp: (  # f_x = expit(x - y): its own derivative (nesting) does not cancel
+        (lambda x, y, z: _share(x - y), lambda x, y, z: _share(y - x)),
         (
             lambda x, y, z: np.exp(x - z) * np.exp(y - z),
             lambda x, y, z: -np.exp(x - z) * np.exp(y - z),
@@ -229,7 +238,7 @@ BINARY = {
         ),
     ),
     np.logaddexp2: (
-        (lambda x, y, z: np.exp2(x - z), lambda x, y, z: np.exp2(y - z)),
+        (lambda x, y, z: _share(LN2 * (x - y)), lambda x, y, z: _share(LN2 * (y - x))),
         (
             lambda x, y, z: LN2 * np.exp2(x - z) * np.exp2(y - z),
             lambda x, y, z: -LN2 * np.exp2(x - z) * np.exp2(y - z),

@@ -130,8 +130,8 @@ def test_scipy_special_ufuncs_have_rules():
 def test_an_unknown_ufunc_is_refused():
     import scipy.special as sc
 
-    with pytest.raises(TypeError, match="j0"):
-        sc.j0(_dual())
+    with pytest.raises(TypeError, match="scipy.special.ellipk"):  # (j0 has a row)
+        sc.ellipk(_dual())
 
 
 # the modules a user reads (the public API and what it returns)
