@@ -607,15 +607,13 @@ def _is_view(out, v) -> bool:
     return out.base is (v if v.base is None else v.base)
 
 
-def _detach(out, xs) -> None:
-    """A copy made by NumPy: the carrier's parts must not alias any input's parts."""
-    for i, p in enumerate(out.parts):
-        if isinstance(p, np.ndarray) and p.base is not None and any(
-                isinstance(x, Carrier) and x._aliasing and
-                np.may_share_memory(p, x.parts[i]) for x in xs):
-            parts = list(out.parts)
-            parts[i] = p.copy()
-            out._set_parts(tuple(parts))
+def _detach(out) -> None:
+    """NumPy made a copy: the carrier's parts must not alias what they came from (a part
+    that is a view of anything is copied; fresh parts stay)."""
+    parts = out.parts
+    if any(type(p) is np.ndarray and p.base is not None for p in parts):
+        out._set_parts(tuple(p.copy() if type(p) is np.ndarray and p.base is not None else p
+                             for p in parts))
 
 
 # -- NaN-safe products ---------------------------------------------------------------
@@ -736,51 +734,94 @@ def evaluate(ufunc, values):
     return ufunc(*values)
 
 
+class Row:
+    """A row of the table made ready to apply: per argument its first partial (None for a
+    structural zero, a float, :data:`~dualdiff.rules.NONDIFF`, :data:`~dualdiff.rules.KINK`
+    or a function of ``(*values, z)``) and its second partials."""
+
+    __slots__ = ("ufunc", "unary", "first", "second", "constant")
+
+    def __init__(self, ufunc):
+        self.ufunc = ufunc
+        self.constant = ufunc in rules.PIECEWISE_CONSTANT
+        row = rules.UNARY.get(ufunc)
+        self.unary = row is not None or (self.constant and ufunc.nin == 1)
+        if self.constant:
+            self.first, self.second = (None,) * ufunc.nin, ()
+            return
+        firsts, seconds = ((row[0],), ((0, 0, row[1]),)) if row is not None else (
+            rules.BINARY[ufunc][0], tuple((i, j, e) for (i, j), e in zip(
+                ((0, 0), (0, 1), (1, 1)), rules.BINARY[ufunc][1])))
+        self.first = tuple(None if not callable(e) and not isinstance(e, str) and e == 0
+                           else e if callable(e) or isinstance(e, str) else float(e)
+                           for e in firsts)
+        self.second = tuple((i, j, e if callable(e) else float(e)) for i, j, e in seconds
+                            if callable(e) or e != 0)
+
+
+_ROWS: dict = {}
+
+
+def row_of(ufunc) -> Row:
+    """The prepared row of ``ufunc`` (made once, remade when the table changes).
+
+    >>> row_of(np.sin).unary
+    True
+    """
+    row = _ROWS.get(ufunc)
+    if row is None:
+        row = _ROWS[ufunc] = Row(ufunc)
+    return row
+
+
+def table_changed() -> None:
+    """Forget the prepared rows (after a row was added or replaced in the table)."""
+    _ROWS.clear()
+
+
 def first_partials(ufunc, values, z, live, x=None):
     """The first partials of ``ufunc`` at ``values`` (result z) for the live arguments:
     a number or array, or None for a structural zero.  ``x`` is the carrier itself
-    for the kink convention.  Raises for a live argument with no derivative."""
-    if ufunc in rules.PIECEWISE_CONSTANT:
-        return [None] * len(values)
-    row = rules.UNARY.get(ufunc)
-    if row is not None:
-        entries = (row[0],)
-    else:
-        entries = rules.BINARY[ufunc][0]
+    for the kink convention.  Raises for a live argument with no derivative.
+
+    >>> first_partials(np.multiply, (2.0, 3.0), 6.0, [True, False])
+    [3.0, None]
+    """
+    row = row_of(ufunc)
     out = []
-    for i, (e, on) in enumerate(zip(entries, live)):
-        if not on:
+    for i, e in enumerate(row.first):
+        if e is None or not live[i]:
             out.append(None)
+        elif type(e) is float:
+            out.append(e)
         elif e is rules.NONDIFF:
             which = ("first", "second")[i]
             raise TypeError(f"{public_name(ufunc)}: no derivative with respect to its {which} "
                             f"argument; pass a constant there.")
         elif e is rules.KINK:
             out.append(kink_sign(values[0] if x is None else x))
-        elif callable(e):
-            out.append(e(values[0], z) if row is not None else e(values[0], values[1], z))
-        elif e == 0:
-            out.append(None)
         else:
-            out.append(float(e))
+            out.append(e(*values, z))
     return out
 
 
 def second_partials(ufunc, values, z, first, live):
     """Second partials ``{(i, j): f_ij}`` (i <= j) for live arguments, structural zeros
-    left out; ``first`` are the first partials."""
-    if ufunc in rules.PIECEWISE_CONSTANT:
-        return {}
-    row = rules.UNARY.get(ufunc)
-    if row is not None:
-        e = row[1]
-        if not live[0] or (not callable(e) and e == 0):
-            return {}
-        return {(0, 0): e(values[0], z, first[0]) if callable(e) else float(e)}
+    left out; ``first`` are the first partials.
+
+    >>> second_partials(np.multiply, (2.0, 3.0), 6.0, [3.0, 2.0], [True, True])
+    {(0, 1): 1.0}
+    """
+    row = row_of(ufunc)
     out = {}
-    for (i, j), e in zip(((0, 0), (0, 1), (1, 1)), rules.BINARY[ufunc][1]):
-        if live[i] and live[j] and (callable(e) or e != 0):
-            out[(i, j)] = e(values[0], values[1], z) if callable(e) else float(e)
+    for i, j, e in row.second:
+        if live[i] and live[j]:
+            if type(e) is float:
+                out[(i, j)] = e
+            elif row.unary:
+                out[(i, j)] = e(values[0], z, first[0])
+            else:
+                out[(i, j)] = e(values[0], values[1], z)
     return out
 
 
@@ -791,27 +832,57 @@ def apply_ufunc(ufunc, inputs):
     >>> apply_ufunc(np.multiply, (Dual(3.0, 1.0), 2.0)).tangent.tolist()
     [2.0]
     """
-    if ufunc in rules.DISCRETE_UFUNCS:
-        return discrete(ufunc, inputs)
-    if not (ufunc in rules.UNARY or ufunc in rules.BINARY or ufunc in rules.PIECEWISE_CONSTANT):
-        impl = HANDLED.get(ufunc)
-        if impl is not None:  # composites (copysign, ...)
-            return impl(*inputs)
-        raise TypeError(
-            f"dualdiff cannot differentiate {public_name(ufunc)}: "
-            f"{REFUSED.get(ufunc, 'it has no derivative rule')}. Apply it to .value if "
-            f"no derivative is needed, or add a rule with dd.rule.")
-    inputs = tuple(x if isinstance(x, Carrier) else operand(x) for x in inputs)
-    owner = find_owner(inputs)
+    row = _ROWS.get(ufunc)
+    if row is None:
+        if ufunc in rules.DISCRETE_UFUNCS:
+            return discrete(ufunc, inputs)
+        if not (ufunc in rules.UNARY or ufunc in rules.BINARY or
+                ufunc in rules.PIECEWISE_CONSTANT):
+            impl = HANDLED.get(ufunc)
+            if impl is not None:  # composites (copysign, ...)
+                return impl(*inputs)
+            raise TypeError(
+                f"dualdiff cannot differentiate {public_name(ufunc)}: "
+                f"{REFUSED.get(ufunc, 'it has no derivative rule')}. Apply it to .value if "
+                f"no derivative is needed, or add a rule with dd.rule.")
+        row = row_of(ufunc)
+    if len(inputs) == 1:
+        x = inputs[0]
+        owner = x
+        v, p = split(x, type(x), x.tag)
+        sp = [(v, p)]
+        z = ufunc(v)
+    else:
+        a, b = inputs
+        if not isinstance(a, Carrier):
+            a = operand(a)
+        if not isinstance(b, Carrier):
+            b = operand(b)
+        inputs = (a, b)
+        owner = find_owner(inputs)
+        cls, tag = type(owner), owner.tag
+        sp = [split(a, cls, tag), split(b, cls, tag)]
+        z = evaluate(ufunc, (sp[0][0], sp[1][0]))
     cls, tag = type(owner), owner.tag
-    sp = [split(x, cls, tag) for x in inputs]
-    values = tuple(v for v, _ in sp)
-    live = [p is not None for _, p in sp]
-    z = evaluate(ufunc, values)
     token = quiet()
     try:
-        first = first_partials(ufunc, values, z, live, inputs[0] if len(inputs) == 1 else None)
-        second = second_partials(ufunc, values, z, first, live) if cls._order > 1 else None
+        first = []
+        for i, e in enumerate(row.first):
+            if e is None or sp[i][1] is None:
+                first.append(None)
+            elif type(e) is float:
+                first.append(e)
+            elif row.unary:
+                first.append(kink_sign(owner) if e is rules.KINK else e(sp[0][0], z))
+            elif e is rules.NONDIFF:
+                raise TypeError(f"{public_name(ufunc)}: no derivative with respect to its "
+                                f"{('first', 'second')[i]} argument; pass a constant there.")
+            else:
+                first.append(e(sp[0][0], sp[1][0], z))
+        second = None
+        if cls._order > 1:
+            second = second_partials(ufunc, [v for v, _ in sp], z, first,
+                                     [p is not None for _, p in sp])
         return cls._elementwise(ufunc, z, sp, first, second, tag, inputs)
     finally:
         loud(token)
@@ -914,6 +985,19 @@ def linear(g, *xs, op, adjoint=None):
     >>> linear(lambda p: p[:, ::-1], x, op=lambda v: v[::-1]).tangent[0].tolist()
     [0.0, 0.0, 1.0]
     """
+    if len(xs) == 1 and isinstance(xs[0], Carrier):  # the common case: one carrier
+        x = xs[0]
+        cls, tag = type(x), x.tag
+        if x._view is not None:
+            refresh(x)
+        v = x.value
+        value = op(v)
+        out = cls._linear(op, g, adjoint, [(v, x.parts)], value, tag, xs)
+        if _is_view(value, v):
+            _mark_view(out, x, op, g)
+        elif cls._aliasing:
+            _detach(out)
+        return out
     owner = find_owner(xs)
     if owner is None:
         return op(*xs)
@@ -922,13 +1006,10 @@ def linear(g, *xs, op, adjoint=None):
     sp = [split(x, cls, tag) for x in xs]
     value = op(*[v for v, _ in sp])
     out = cls._linear(op, g, adjoint, sp, value, tag, xs)
-    if len(xs) == 1 and sp[0][1] is not None:
-        if _is_view(value, sp[0][0]):
-            _mark_view(out, xs[0], op, g)
-        elif cls._aliasing:
-            _detach(out, xs)
+    if len(xs) == 1 and sp[0][1] is not None and _is_view(value, sp[0][0]):
+        _mark_view(out, xs[0], op, g)
     elif cls._aliasing:
-        _detach(out, xs)
+        _detach(out)
     return out
 
 
