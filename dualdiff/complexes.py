@@ -44,6 +44,7 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.special as sc
 
 from .core import (
     COMPLEX_UFUNCS,
@@ -54,8 +55,10 @@ from .core import (
     linear,
     primal,
     primitive,
+    public_name,
 )
 from .primitives import Primitive
+from .rules import zeta
 
 __all__ = ["real", "imag", "conj", "modulus", "sign", "angle", "pointwise"]
 
@@ -163,9 +166,20 @@ def _safe(r, zero):
 
 
 def _zero_where_still(t, d):
-    """d, taken as 0 where the perturbation t is zero in every part (NaN-safety)."""
+    """d, taken as 0 where the tangent t is zero in every part (forward NaN-safety)."""
     still = all_zero(t)
     return np.where(still, 0.0, d) if np.any(still) else d
+
+
+def _zero_where_unreached(u, g):
+    """g, taken as 0 where a plain cotangent u is zero (reverse NaN-safety: the adjoint
+    matches forward mode's zero).  A nested cotangent is left as it is: its zero may stand
+    for a product with an unbounded slope at z = 0 (d|z| = 0 there), whose honest
+    derivative is nan."""
+    if isinstance(u, Carrier):
+        return g
+    still = np.asarray(u) == 0
+    return np.where(still, 0.0, g) if np.any(still) else g
 
 
 def _phase_conj_fn(z):
@@ -189,7 +203,7 @@ def _phase_conj_vjp(p, primals, u, needs):
     r = np.abs(z)
     zero = primal(z) == 0
     g = (np.conjugate(u) - u * p * p) / (2.0 * _safe(r, zero))
-    return (_zero_where_still(u, np.where(zero, np.nan, g) if np.any(zero) else g),)
+    return (_zero_where_unreached(u, np.where(zero, np.nan, g) if np.any(zero) else g),)
 
 
 #: conj(z) / |z| (0 at z = 0, with a nan derivative there): the slope of |z|, used inside
@@ -205,7 +219,7 @@ def _modulus_jvp(out, primals, tangents):
 
 def _modulus_vjp(out, primals, u, needs):
     (z,) = primals
-    return (_zero_where_still(u, np.real(u) * _phase_conj_fn(z)),)
+    return (_zero_where_unreached(u, np.real(u) * _phase_conj_fn(z)),)
 
 
 MODULUS = Primitive("abs", np.abs, _modulus_jvp, _modulus_vjp, _elementwise_structure)
@@ -237,7 +251,7 @@ def _sign_vjp(s, primals, u, needs):
     r = np.abs(z)
     zero = primal(z) == 0
     g = (u - np.conjugate(u * s * s)) / (2.0 * _safe(r, zero))
-    return (_zero_where_still(u, np.where(zero, np.nan, g) if np.any(zero) else g),)
+    return (_zero_where_unreached(u, np.where(zero, np.nan, g) if np.any(zero) else g),)
 
 
 SIGN = Primitive("sign", np.sign, _sign_jvp, _sign_vjp, _elementwise_structure)
@@ -256,6 +270,25 @@ def sign(z):
 COMPLEX_UFUNCS[np.conjugate] = conj
 COMPLEX_UFUNCS[np.absolute] = modulus
 COMPLEX_UFUNCS[np.sign] = sign
+
+
+def _real_rows_only(ufunc):
+    def refuse(*args):
+        raise TypeError(
+            f"{public_name(ufunc)} of a complex argument: dualdiff's derivative rule for it "
+            f"holds for real arguments only; differentiate a real formulation, or apply it "
+            f"to .value if no derivative is needed.")
+
+    return refuse
+
+
+#: scipy.special functions that take complex arguments but whose rows are written for
+#: real ones (their complex derivatives need functions SciPy has for real arguments only,
+#: and ive's scaling exp(-|Re z|) is not holomorphic)
+REAL_ROWS_ONLY = (sc.psi, sc.gamma, sc.loggamma, sc.rgamma, sc.iv, sc.jv, sc.yv, sc.kv, sc.ive,
+                  zeta)
+for _u in REAL_ROWS_ONLY:
+    COMPLEX_UFUNCS[_u] = _real_rows_only(_u)
 
 
 @implements(np.angle)

@@ -30,11 +30,12 @@ NumPy's):
 * ``eig`` / ``eigvals`` (real or complex matrices): eigenvalues that are *tied* (within
   ``n * eps * max|w|`` of another one, where they are not differentiable and the
   eigenvectors not unique) get nan derivatives, and so do their eigenvectors; every
-  other entry stays exact.  Eigenvectors follow LAPACK's normalisation: unit 2-norm and
-  the component of largest modulus real, so dV keeps both (d||v|| = 0 and that
-  component's derivative real).  Of a real matrix NumPy returns real arrays when every
-  eigenvalue is real (a discrete decision, reported like a comparison); real
-  eigenpairs of a real matrix get real derivatives.
+  other entry stays exact, unless the matrix is defective (its eigenvector matrix
+  numerically singular): then every derivative of it is nan.  Eigenvectors follow
+  LAPACK's normalisation: unit 2-norm and the component of largest modulus real, so dV
+  keeps both (d||v|| = 0 and that component's derivative real).  Of a real matrix
+  NumPy returns real arrays when every eigenvalue is real (a discrete decision,
+  reported like a comparison); real eigenpairs of a real matrix get real derivatives.
 * ``roots``: NumPy's companion matrix and its ``eigvals`` (nan at repeated roots).
 * svd, qr and pinv refuse complex matrices by name (their rules use plain transposes).
 """
@@ -546,6 +547,18 @@ def _ties(w):
     return np.any(tied, axis=-1), tied | eye
 
 
+def _inverse_vectors(v, bad):
+    """(V^-1, bad): where V is numerically singular (a defective matrix: a tied eigenvalue
+    without a full set of eigenvectors) the identity stands in for it and every derivative
+    of that matrix is nan."""
+    vv = primal(v)
+    singular = ~(la.cond(vv) < 1.0 / EPS)  # also inf / nan
+    if np.any(singular):
+        v = np.where(singular[..., None, None], np.eye(vv.shape[-1]), v)
+        bad = bad | singular[..., None]
+    return la.inv(v), bad
+
+
 def _gap_inverse(w, skip):
     """F_ij = 1/(w_j - w_i) off ``skip``, 0 on it (on carriers too)."""
     gap = w[..., None, :] - w[..., :, None]
@@ -584,9 +597,10 @@ def _eig_jvp(out, primals, tangents):
     (a,), (ta,) = primals, tangents
     w, v = out
     bad, skip = _ties(w)
+    vinv, bad = _inverse_vectors(v, bad)
     f = _gap_inverse(w, skip)
     e = _real_component(v)
-    p = np.matmul(np.matmul(la.inv(v), ta), v)
+    p = np.matmul(np.matmul(vinv, ta), v)
     dw = np.diagonal(p, axis1=-2, axis2=-1)
     dv = np.matmul(v, f * p)
     c = np.sum(np.conjugate(v) * dv, axis=-2)
@@ -607,6 +621,7 @@ def _eig_vjp(out, primals, u, needs):
     real = _real_pairs(a, w)
     uw, uv = _project(real, uw, True), _project(real, uv, False)
     bad, skip = _ties(w)
+    vinv, bad = _inverse_vectors(v, bad)
     n = np.shape(w)[-1]
     terms = [None if uw is None else uw[..., :, None] * np.eye(n)]
     hit = _hits(bad, uw, -1)
@@ -618,7 +633,7 @@ def _eig_vjp(out, primals, u, needs):
         vt = (uv - np.real(g)[..., None, :] * np.conjugate(v)
               + e * (-1j * np.imag(g) / vk)[..., None, :])
         terms.append(_gap_inverse(w, skip) * np.matmul(_swap(v), vt))
-    ga = np.matmul(np.matmul(_swap(la.inv(v)), _total(terms)), _swap(v))
+    ga = np.matmul(np.matmul(_swap(vinv), _total(terms)), _swap(v))
     ga = ga if is_complex(a) else np.real(ga)
     return (_nan_where(np.asarray(hit)[..., None, None], ga),)
 
@@ -635,35 +650,40 @@ def _eigvals_fn(a):
 
 
 def _eigvals_vectors(w, a):
-    """Eigenvectors V of a (through eig, so nested carriers differentiate them) and V^-1,
-    their columns in the order of eigvals' w (matched to the nearest eigenvalue)."""
+    """Eigenvectors V of a (through eig, so nested carriers differentiate them), V^-1 and
+    the bad eigenvalues, the columns in the order of eigvals' w (matched to the nearest)."""
     we, v = _eig_fn(a)
     wv, wev = primal(w), primal(we)
-    n = wv.shape[-1]
-    pick = np.argmin(np.abs(wv[..., :, None] - wev[..., None, :]), axis=-1)  # (..., n)
-    if not np.array_equal(pick, np.broadcast_to(np.arange(n), pick.shape)):
+    if not np.array_equal(wv, wev):  # (LAPACK computes the same values in practice)
+        n = wv.shape[-1]
+        pick = np.empty(wv.shape, dtype=np.intp)
+        for b in np.ndindex(wv.shape[:-1]):  # nearest unused eigenvalue of eig, in order
+            free = list(range(n))
+            for i in range(n):
+                j = min(free, key=lambda j: abs(wv[b + (i,)] - wev[b + (j,)]))
+                pick[b + (i,)] = j
+                free.remove(j)
         perm = (np.arange(n)[:, None] == pick[..., None, :]).astype(float)  # column i <- pick_i
         v = np.matmul(v, perm)
-    return v, la.inv(v)
+    vinv, bad = _inverse_vectors(v, _ties(w)[0])
+    return v, vinv, bad
 
 
 def _eigvals_jvp(w, primals, tangents):
     # dw_i = (V^-1 dA V)_ii
     (a,), (ta,) = primals, tangents
-    v, vinv = _eigvals_vectors(w, a)
+    v, vinv, bad = _eigvals_vectors(w, a)
     dw = np.sum(vinv * _swap(np.matmul(ta, v)), axis=-1)
-    bad, _ = _ties(w)
     return _nan_where(bad, _project(_real_pairs(a, w), dw, True))
 
 
 def _eigvals_vjp(w, primals, u, needs):
     # A_bar = W^T diag(w_bar) V^T
     (a,) = primals
-    v, vinv = _eigvals_vectors(w, a)
+    v, vinv, bad = _eigvals_vectors(w, a)
     uw = _project(_real_pairs(a, w), u, True)
     ga = np.matmul(_swap(vinv) * uw[..., None, :], _swap(v))
     ga = ga if is_complex(a) else np.real(ga)
-    bad, _ = _ties(w)
     return (_nan_where(np.asarray(_hits(bad, uw, -1))[..., None, None], ga),)
 
 

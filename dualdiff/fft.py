@@ -223,7 +223,7 @@ def _cook(shape, s, axes, invreal: bool = False):
     if axes is None:
         if not shapeless:
             warnings.warn("`axes` should not be `None` if `s` is not `None` (Deprecated in "
-                          "NumPy 2.0).", DeprecationWarning, stacklevel=4)
+                          "NumPy 2.0).", DeprecationWarning, stacklevel=5)
         axes = list(range(-len(s), 0))
     axes = list(axes)
     if len(s) != len(axes):
@@ -232,7 +232,7 @@ def _cook(shape, s, axes, invreal: bool = False):
         s[-1] = (shape[axes[-1]] - 1) * 2
     if None in s:
         warnings.warn("Passing an array containing `None` values to `s` is deprecated in "
-                      "NumPy 2.0.", DeprecationWarning, stacklevel=4)
+                      "NumPy 2.0.", DeprecationWarning, stacklevel=5)
     s = [shape[a] if n == -1 else n for n, a in zip(s, axes)]
     return s, axes
 
