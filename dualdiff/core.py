@@ -798,6 +798,14 @@ def second_partials(ufunc, values, z, first, live):
     return out
 
 
+def _any_complex(inputs) -> bool:
+    for x in inputs:
+        v = innermost(x)
+        if type(v) is complex or (getattr(v, "dtype", None) is not None and v.dtype.kind == "c"):
+            return True
+    return False
+
+
 def apply_ufunc(ufunc, inputs):
     """``ufunc(*inputs)`` (no keywords) with at least one carrier among the inputs.
 
@@ -807,7 +815,7 @@ def apply_ufunc(ufunc, inputs):
     """
     if ufunc in rules.DISCRETE_UFUNCS:
         return discrete(ufunc, inputs)
-    if ufunc in COMPLEX_UFUNCS and any(primal(x).dtype.kind == "c" for x in inputs):
+    if ufunc in COMPLEX_UFUNCS and _any_complex(inputs):
         return COMPLEX_UFUNCS[ufunc](*inputs)
     if not (ufunc in rules.UNARY or ufunc in rules.BINARY or ufunc in rules.PIECEWISE_CONSTANT):
         impl = HANDLED.get(ufunc)

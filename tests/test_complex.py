@@ -625,3 +625,8 @@ def test_sparsity_through_complex_functions():
     np.testing.assert_array_equal(pattern, np.vstack([block] * 4))
     np.testing.assert_allclose(dd.jacobian(f, x, sparsity="auto").toarray(), dd.jacobian(f, x),
                                rtol=1e-15, atol=0)
+    # a complex output: the sparse Jacobian is complex in both modes
+    g = lambda x: np.exp(1j * x) * x[::-1]  # noqa: E731
+    for mode in ("forward", "reverse"):
+        np.testing.assert_allclose(dd.jacobian(g, x, sparsity="auto", mode=mode).toarray(),
+                                   dd.jacobian(g, x), rtol=1e-15, atol=0)
