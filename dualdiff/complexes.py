@@ -34,8 +34,14 @@ At z = 0 (conventions, never a finite wrong number):
   which is smooth, to get 2).
 * ``sign`` (z / abs z) and ``angle``: nan (both jump at 0), where a perturbation reaches z.
 
+In forward-over-reverse Hessians the nan at z = 0 also reaches a cotangent that is 0
+there (the reverse sweep cannot tell a zero cotangent from a zero slope times an unbounded
+curvature); first-order reverse sweeps give 0 where the cotangent is 0, as forward mode.
+
 Of a real array, ``abs`` keeps its kink row, ``sign`` is piecewise constant, ``angle``
 is 0 or pi (derivative 0, nan at 0), ``real`` is the array and ``imag`` read-only zeros.
+The scipy.special functions whose rows hold for real arguments only
+(:data:`REAL_ROWS_ONLY`) refuse complex ones by name.
 """
 
 from __future__ import annotations

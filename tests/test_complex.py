@@ -197,6 +197,16 @@ def test_abs_and_angle_second_derivatives():
     check_hessian(lambda x: np.sum(w * np.angle(z_of(x), deg=True)), X,
                   cs_jacobian(angle_gradient, X) * 180 / np.pi, rtol=1e-12, atol=1e-11)
 
+    def sign_gradient(x):  # of sum w (Re sign z + Im sign z) = sum w (re + im) / r
+        re, im = x[:3], x[3:]
+        r = np.sqrt(re * re + im * im)
+        return np.concatenate([w * (1 / r - (re + im) * re / r**3),
+                               w * (1 / r - (re + im) * im / r**3)])
+
+    sign = lambda x: np.sum(w * (np.sign(z_of(x)).real + np.sign(z_of(x)).imag))  # noqa: E731
+    check(sign, X, sign_gradient(X))
+    check_hessian(sign, X, cs_jacobian(sign_gradient, X), rtol=1e-12, atol=1e-13)
+
 
 def test_abs_at_zero():
     # |z| at z = 0: slope 0 (a subgradient) in every mode; second derivatives nan, never 0

@@ -196,6 +196,28 @@ def test_fft_filter_energy_gradient_and_hessian():
     np.testing.assert_allclose(dd.gradient(energy, x), hess @ x, rtol=1e-11, atol=1e-11)
 
 
+@pytest.mark.parametrize("name,kw", [("fft", {"n": 7}), ("ifft", {"norm": "ortho"}),
+                                     ("rfft", {"n": 4}), ("irfft", {}), ("hfft", {"n": 5}),
+                                     ("ihfft", {"norm": "forward"}), ("fft2", {}),
+                                     ("irfftn", {"axes": (0, 1)}), ("rfftn", {})])
+def test_hessians_of_spectral_energies(name, kw):
+    # E = sum w |T(z)|^2 with T linear (R-linear for irfft/hfft), z built from real x:
+    # z = x (real-input transforms) or x[0] + i x[1]. With M the matrix of x -> T(z) (NumPy's
+    # transform of unit vectors), E = x^T Re(M^H W M) x: Hessian 2 Re(M^H W M)
+    func = getattr(fft, name)
+    real_input = name in ("rfft", "ihfft", "rfftn")
+    shape = (2, 3) if real_input else (2, 2, 3)
+    make = (lambda v: v) if real_input else (lambda v: v[0] + 1j * v[1])
+    size = int(np.prod(shape))
+    mmat = np.array([np.ravel(func(make(e.reshape(shape)), **kw)) for e in np.eye(size)]).T
+    w = np.linspace(1.0, 2.0, mmat.shape[0])
+    hess = 2 * np.real(mmat.conj().T @ (w[:, None] * mmat)).reshape(shape + shape)
+    energy = lambda v: np.sum(w * np.abs(np.ravel(func(make(v), **kw))) ** 2)  # noqa: E731
+    x = rnd(*shape, seed=12)
+    check_hessian(energy, x, hess)
+    check(energy, x, np.tensordot(hess, x, axes=len(shape)), rtol=1e-11, atol=1e-12)
+
+
 def test_fft_magnitude_gradient():
     # sum |fft(x)|: d/dx = Re(conj(X) / |X| F), F the DFT matrix
     x = rnd(8, seed=6)
