@@ -5,8 +5,10 @@
 [[0.0, 0.0], [0.841471, 0.0]]
 """
 
-from . import decompositions as _decompositions  # noqa: F401  (the function modules register)
+from . import complexes as _complexes  # noqa: F401  (the function modules register)
+from . import decompositions as _decompositions  # noqa: F401
 from . import elementwise as _elementwise  # noqa: F401
+from . import fft as _fft  # noqa: F401
 from . import linalg as _linalg  # noqa: F401
 from . import polynomials as _polynomials  # noqa: F401
 from . import products as _products  # noqa: F401

@@ -59,6 +59,10 @@ HANDLED: dict = {}
 DISCRETE: set = set()
 #: NumPy function -> the reason dualdiff refuses it
 REFUSED: dict = {}
+#: ufunc -> implementation used when its operand is complex: the functions whose real row
+#: would be wrong there because they are not holomorphic (conjugate, absolute, sign; filled
+#: by dualdiff.complexes)
+COMPLEX_UFUNCS: dict = {}
 
 
 def implements(*funcs):
@@ -300,9 +304,19 @@ class Carrier:
     def real(self):
         return np.real(self)
 
+    @real.setter
+    def real(self, value):
+        np.real(self)[...] = value  # a view of a complex array; the array itself if real
+
     @property
     def imag(self):
         return np.imag(self)
+
+    @imag.setter
+    def imag(self, value):
+        if primal(self).dtype.kind != "c":
+            raise TypeError("array does not have imaginary part to set (as NumPy)")
+        np.imag(self)[...] = value
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -825,6 +839,14 @@ def second_partials(ufunc, values, z, first, live):
     return out
 
 
+def _any_complex(inputs) -> bool:
+    for x in inputs:
+        v = innermost(x)
+        if type(v) is complex or (getattr(v, "dtype", None) is not None and v.dtype.kind == "c"):
+            return True
+    return False
+
+
 def apply_ufunc(ufunc, inputs):
     """``ufunc(*inputs)`` (no keywords) with at least one carrier among the inputs.
 
@@ -833,7 +855,9 @@ def apply_ufunc(ufunc, inputs):
     [2.0]
     """
     row = _ROWS.get(ufunc)
-    if row is None:
+    if row is None or ufunc in COMPLEX_UFUNCS:
+        if ufunc in COMPLEX_UFUNCS and _any_complex(inputs):
+            return COMPLEX_UFUNCS[ufunc](*inputs)
         if ufunc in rules.DISCRETE_UFUNCS:
             return discrete(ufunc, inputs)
         if not (ufunc in rules.UNARY or ufunc in rules.BINARY or
@@ -977,8 +1001,11 @@ def linear(g, *xs, op, adjoint=None):
     one leading axis.  ``adjoint`` (batched too) is its transpose, given only when
     op is not a pure movement of elements (sum, cumsum); without it op only moves
     elements or fills zeros, so its transpose and sparsity follow from op applied
-    to arrays of indices (:func:`index_map`).  A result that NumPy makes as a view
-    of its one input is recorded as a view (writes through it reach the input).
+    to arrays of indices (:func:`index_map`).  An adjoint may carry a
+    ``structure(in_shape, out_shape)`` attribute: the map's 0/1 structure as a
+    scipy.sparse matrix (out.size, in.size), which the sparsity tracer then uses
+    instead of probing the map.  A result that NumPy makes as a view of its one
+    input is recorded as a view (writes through it reach the input).
 
     >>> from dualdiff import Dual
     >>> x = Dual(np.arange(3.0), np.eye(3))
@@ -1168,6 +1195,13 @@ def setitem(x, index, item) -> None:
     if x._view is not None:
         refresh(x)
     root = root_of(x)
+    if x._view is not None and (not x._aliasing or x._view.detached) and \
+            primal(x).dtype != primal(root).dtype:
+        raise TypeError(
+            f"writing through z.real or z.imag of a complex {x._label} is not supported in "
+            f"reverse mode or sparsity detection (the write changes only one part of each "
+            f"complex element); build the array as re + 1j * im instead, or use "
+            f"mode='forward'.")
     value, parts = split(item, type(x), x.tag)
     changed = _promote(root, value, parts)
     changed = (_materialize(root) if x._aliasing else type(x)._before_write(root)) or changed

@@ -25,7 +25,19 @@ NumPy's):
   truncated SVD A_r (Golub & Pereyra 1973): exact where the rank stays the same
   under the perturbation (singular values below the cutoff count as zero).
 * ``det``: exact at singular matrices of any size, to every order the carriers
-  hold (the gradient is the adjugate transpose, computed without division).
+  hold (the gradient is the adjugate transpose, computed without division); complex
+  matrices too (conjugate transposes of the SVD).
+* ``eig`` / ``eigvals`` (real or complex matrices): eigenvalues that are *tied* (within
+  ``n * eps * max|w|`` of another one, where they are not differentiable and the
+  eigenvectors not unique) get nan derivatives, and so do their eigenvectors; every
+  other entry stays exact, unless the matrix is defective (its eigenvector matrix
+  numerically singular): then every derivative of it is nan.  Eigenvectors follow
+  LAPACK's normalisation: unit 2-norm and the component of largest modulus real, so dV
+  keeps both (d||v|| = 0 and that component's derivative real).  Of a real matrix
+  NumPy returns real arrays when every eigenvalue is real (a discrete decision,
+  reported like a comparison); real eigenpairs of a real matrix get real derivatives.
+* ``roots``: NumPy's companion matrix and its ``eigvals`` (nan at repeated roots).
+* svd, qr and pinv refuse complex matrices by name (their rules use plain transposes).
 """
 
 from __future__ import annotations
@@ -35,13 +47,14 @@ import math
 
 import numpy as np
 
-from .core import Carrier, find_owner, frozen, implements, primal, primitive
-from .primitives import Primitive, lower_symmetric, lower_symmetric_adjoint
+from .core import Carrier, discrete, find_owner, frozen, implements, primal, primitive
+from .primitives import Primitive, is_complex, lower_symmetric, lower_symmetric_adjoint, real_only
 
 la = np.linalg
 EPS = np.finfo(float).eps
 
-__all__ = ["svd", "qr", "pinv", "det", "svd_primitive", "qr_primitive", "pinv_primitive"]
+__all__ = ["svd", "qr", "pinv", "det", "eig", "eigvals", "roots", "svd_primitive",
+           "qr_primitive", "pinv_primitive", "EIG", "EIGVALS"]
 
 
 def _swap(m):
@@ -214,6 +227,7 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool 
     """
     if find_owner([a]) is None:
         return la.svd(a, full_matrices=full_matrices, compute_uv=compute_uv, hermitian=hermitian)
+    real_only("np.linalg.svd", a)
     key = (bool(full_matrices), bool(compute_uv), bool(hermitian))
     if key not in _SVD:
         _SVD[key] = svd_primitive(*key)
@@ -332,6 +346,7 @@ def qr(a, mode: str = "reduced"):
     """
     if find_owner([a]) is None:
         return la.qr(a, mode=mode)
+    real_only("np.linalg.qr", a)
     if mode == "r":
         return qr(a, "reduced").R
     if mode not in ("reduced", "complete"):
@@ -397,6 +412,7 @@ def pinv(a, rcond=None, hermitian: bool = False, *, rtol=np._NoValue):
     """
     if find_owner([a]) is None:
         return la.pinv(a, rcond=rcond, hermitian=hermitian, rtol=rtol)
+    real_only("np.linalg.pinv", a)
     rc = None if rcond is None else primal(rcond)
     return primitive(pinv_primitive(rc, hermitian, rtol), a)
 
@@ -487,8 +503,8 @@ def det(a):
         r = _det_polynomial(a, n)
         return (r - frozen(r)) + value
     u, s, vh = la.svd(av)
-    sign = np.sign(la.det(u) * la.det(vh))
-    x = np.matmul(np.matmul(_swap(u), a), _swap(vh))
+    sign = np.sign(la.det(u) * la.det(vh))  # a unit phase for complex A
+    x = np.matmul(np.matmul(np.conjugate(_swap(u)), a), np.conjugate(_swap(vh)))
     x = x - frozen(x)  # value exactly 0: the derivative parts in the singular basis
     total = np.prod(s, axis=-1)
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -504,3 +520,238 @@ def det(a):
         total = total + term / math.factorial(j)
     r = sign * total
     return (r - frozen(r)) + value
+
+
+# -- eig, eigvals, roots -------------------------------------------------------------------
+
+def _eig_value(a):
+    """NumPy's eig of a plain matrix, as complex arrays."""
+    w, v = la.eig(a)
+    ctype = np.result_type(w.dtype, np.complex64)
+    return w.astype(ctype, copy=False), v.astype(ctype, copy=False)
+
+
+def _eig_fn(a):
+    return primitive(EIG, a) if isinstance(a, Carrier) else _eig_value(a)
+
+
+def _ties(w):
+    """(bad, skip) from the primal eigenvalues w (..., n): bad marks an eigenvalue within
+    ``n * eps * max|w|`` of another one; skip the pairs (i, j) left out of F (ties, i == j)."""
+    wv = primal(w)
+    n = wv.shape[-1]
+    scale = np.max(np.abs(wv), axis=-1, keepdims=True) if n else np.zeros(wv.shape[:-1] + (1,))
+    tol = n * EPS * scale
+    eye = np.eye(n, dtype=bool)
+    tied = (np.abs(wv[..., :, None] - wv[..., None, :]) <= tol[..., None]) & ~eye
+    return np.any(tied, axis=-1), tied | eye
+
+
+def _inverse_vectors(v, bad):
+    """(V^-1, bad): where V is numerically singular (a defective matrix: a tied eigenvalue
+    without a full set of eigenvectors) the identity stands in for it and every derivative
+    of that matrix is nan."""
+    vv = primal(v)
+    singular = ~(la.cond(vv) < 1.0 / EPS)  # also inf / nan
+    if np.any(singular):
+        v = np.where(singular[..., None, None], np.eye(vv.shape[-1]), v)
+        bad = bad | singular[..., None]
+    return la.inv(v), bad
+
+
+def _gap_inverse(w, skip):
+    """F_ij = 1/(w_j - w_i) off ``skip``, 0 on it (on carriers too)."""
+    gap = w[..., None, :] - w[..., :, None]
+    return np.where(skip, 0.0, 1.0 / np.where(skip, 1.0, gap))
+
+
+def _real_component(v):
+    """One-hot E (..., n, n), E[j, i] = 1 at the component j of column i that LAPACK made
+    real (the one of largest modulus among the real ones), from the primal."""
+    vv = primal(v)
+    mag = np.where(np.imag(vv) == 0, np.abs(vv), -1.0)
+    k = np.argmax(mag, axis=-2)
+    return (np.arange(vv.shape[-1])[:, None] == k[..., None, :]).astype(float)
+
+
+def _real_pairs(a, w):
+    """Where the eigenvalue of a real matrix is real (its eigenpair is real), else None."""
+    if is_complex(a):
+        return None
+    real = np.imag(primal(w)) == 0
+    return real if np.any(real) else None
+
+
+def _project(real, t, axis_last: bool):
+    """t with its real part only where ``real`` (eigenvalues: axis_last; eigenvector
+    columns otherwise)."""
+    if real is None or t is None:
+        return t
+    cond = real if axis_last else real[..., None, :]
+    return np.where(cond, np.real(t) + 0j, t)
+
+
+def _eig_jvp(out, primals, tangents):
+    # P = W dA V (W = V^-1): dw = diag P, dV0 = V (F o P); then LAPACK's normalisation,
+    # dV = dV0 + V diag(alpha), alpha_i = -Re(v_i^H dv0_i) - i Im(dv0_ki / v_ki)
+    (a,), (ta,) = primals, tangents
+    w, v = out
+    bad, skip = _ties(w)
+    vinv, bad = _inverse_vectors(v, bad)
+    f = _gap_inverse(w, skip)
+    e = _real_component(v)
+    p = np.matmul(np.matmul(vinv, ta), v)
+    dw = np.diagonal(p, axis1=-2, axis2=-1)
+    dv = np.matmul(v, f * p)
+    c = np.sum(np.conjugate(v) * dv, axis=-2)
+    ratio = np.sum(dv * e, axis=-2) / np.sum(v * e, axis=-2)
+    dv = dv + v * (-np.real(c) - 1j * np.imag(ratio))[..., None, :]
+    real = _real_pairs(a, w)
+    dw, dv = _project(real, dw, True), _project(real, dv, False)
+    return _nan_where(bad, dw), _nan_where(bad[..., None, :], dv)
+
+
+def _eig_vjp(out, primals, u, needs):
+    # transpose of the jvp (pairing Re(u t)): with g_i = (V^T V_bar)_ii,
+    # V~ = V_bar - conj(V) diag(Re g) + E diag(-i Im g / v_k); P_bar = diag(w_bar) + F o (V^T V~);
+    # A_bar = W^T P_bar V^T (its real part for a real A)
+    (a,) = primals
+    w, v = out
+    uw, uv = u
+    real = _real_pairs(a, w)
+    uw, uv = _project(real, uw, True), _project(real, uv, False)
+    bad, skip = _ties(w)
+    vinv, bad = _inverse_vectors(v, bad)
+    n = np.shape(w)[-1]
+    terms = [None if uw is None else uw[..., :, None] * np.eye(n)]
+    hit = _hits(bad, uw, -1)
+    if uv is not None:
+        hit = hit | _hits(bad[..., None, :], uv, (-2, -1))
+        e = _real_component(v)
+        g = np.sum(v * uv, axis=-2)
+        vk = np.sum(v * e, axis=-2)
+        vt = (uv - np.real(g)[..., None, :] * np.conjugate(v)
+              + e * (-1j * np.imag(g) / vk)[..., None, :])
+        terms.append(_gap_inverse(w, skip) * np.matmul(_swap(v), vt))
+    ga = np.matmul(np.matmul(_swap(vinv), _total(terms)), _swap(v))
+    ga = ga if is_complex(a) else np.real(ga)
+    return (_nan_where(np.asarray(hit)[..., None, None], ga),)
+
+
+#: ``np.linalg.eig`` as complex arrays (the wrapper takes the real part where NumPy does)
+EIG = Primitive("eig", _eig_fn, _eig_jvp, _eig_vjp)
+
+
+def _eigvals_fn(a):
+    if isinstance(a, Carrier):
+        return primitive(EIGVALS, a)
+    w = la.eigvals(a)
+    return w.astype(np.result_type(w.dtype, np.complex64), copy=False)
+
+
+def _eigvals_vectors(w, a):
+    """Eigenvectors V of a (through eig, so nested carriers differentiate them), V^-1 and
+    the bad eigenvalues, the columns in the order of eigvals' w (matched to the nearest)."""
+    we, v = _eig_fn(a)
+    wv, wev = primal(w), primal(we)
+    if not np.array_equal(wv, wev):  # (LAPACK computes the same values in practice)
+        n = wv.shape[-1]
+        pick = np.empty(wv.shape, dtype=np.intp)
+        for b in np.ndindex(wv.shape[:-1]):  # nearest unused eigenvalue of eig, in order
+            free = list(range(n))
+            for i in range(n):
+                j = min(free, key=lambda j: abs(wv[b + (i,)] - wev[b + (j,)]))
+                pick[b + (i,)] = j
+                free.remove(j)
+        perm = (np.arange(n)[:, None] == pick[..., None, :]).astype(float)  # column i <- pick_i
+        v = np.matmul(v, perm)
+    vinv, bad = _inverse_vectors(v, _ties(w)[0])
+    return v, vinv, bad
+
+
+def _eigvals_jvp(w, primals, tangents):
+    # dw_i = (V^-1 dA V)_ii
+    (a,), (ta,) = primals, tangents
+    v, vinv, bad = _eigvals_vectors(w, a)
+    dw = np.sum(vinv * _swap(np.matmul(ta, v)), axis=-1)
+    return _nan_where(bad, _project(_real_pairs(a, w), dw, True))
+
+
+def _eigvals_vjp(w, primals, u, needs):
+    # A_bar = W^T diag(w_bar) V^T
+    (a,) = primals
+    v, vinv, bad = _eigvals_vectors(w, a)
+    uw = _project(_real_pairs(a, w), u, True)
+    ga = np.matmul(_swap(vinv) * uw[..., None, :], _swap(v))
+    ga = ga if is_complex(a) else np.real(ga)
+    return (_nan_where(np.asarray(_hits(bad, uw, -1))[..., None, None], ga),)
+
+
+#: ``np.linalg.eigvals`` as a complex array (NumPy's values; derivatives through eig)
+EIGVALS = Primitive("eigvals", _eigvals_fn, _eigvals_jvp, _eigvals_vjp)
+
+
+def _all_real(w) -> bool:
+    return bool(np.all(np.imag(w) == 0))
+
+
+@implements(la.eig)
+def eig(a):
+    """``np.linalg.eig`` on carriers: NumPy's values (real arrays for a real matrix whose
+    eigenvalues are all real), derivatives by :data:`EIG` (nan at tied eigenvalues).
+
+    >>> import numpy as np, dualdiff as dd
+    >>> a = np.array([[2.0, 1.0], [0.0, 3.0]])
+    >>> dd.jacobian(lambda a: np.linalg.eig(a).eigenvalues, a).tolist()
+    [[[1.0, 0.0], [-1.0, 0.0]], [[0.0, 0.0], [1.0, 1.0]]]
+    """
+    if find_owner([a]) is None:
+        return la.eig(a)
+    w, v = primitive(EIG, a)
+    if not is_complex(a) and discrete(_all_real, (w,)):
+        w, v = np.real(w), np.real(v)
+    return la._linalg.EigResult(w, v)
+
+
+@implements(la.eigvals)
+def eigvals(a):
+    """``np.linalg.eigvals`` on carriers (NumPy's values; real when NumPy's are).
+
+    >>> import numpy as np, dualdiff as dd
+    >>> rot = lambda t: np.stack([np.stack([np.cos(t), -np.sin(t)]),
+    ...                           np.stack([np.sin(t), np.cos(t)])])
+    >>> dd.derivative(lambda t: np.linalg.eigvals(rot(t)), 0.5).round(6).tolist()  # e^{+-it}
+    [(-0.479426+0.877583j), (-0.479426-0.877583j)]
+    """
+    if find_owner([a]) is None:
+        return la.eigvals(a)
+    w = primitive(EIGVALS, a)
+    if not is_complex(a) and discrete(_all_real, (w,)):
+        w = np.real(w)
+    return w
+
+
+@implements(np.roots)
+def roots(p):
+    """``np.roots``: the eigenvalues of NumPy's companion matrix (nan at repeated roots).
+
+    >>> import numpy as np, dualdiff as dd
+    >>> dd.jacobian(np.roots, [1.0, -3.0, 2.0]).round(12).tolist()  # roots 2 and 1
+    [[-4.0, -2.0, -1.0], [1.0, 1.0, 1.0]]
+    """
+    p = np.atleast_1d(p)
+    if np.ndim(p) != 1:
+        raise ValueError("Input must be a rank-1 array.")
+    nonzero = discrete(lambda v: np.nonzero(np.ravel(v))[0], (p,))
+    if len(nonzero) == 0:
+        return np.array([])
+    trailing = len(p) - int(nonzero[-1]) - 1
+    p = p[int(nonzero[0]):int(nonzero[-1]) + 1]
+    n = len(p)
+    if n > 1:
+        top = -p[1:] / p[0]
+        a = np.concatenate([top[None, :], np.eye(n - 2, n - 1, dtype=primal(top).dtype)], axis=0)
+        r = la.eigvals(a)
+    else:
+        r = np.array([])
+    return np.hstack((r, np.zeros(trailing, primal(r).dtype)))

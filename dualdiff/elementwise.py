@@ -1,13 +1,14 @@
 """Element-wise NumPy functions beyond the ufunc rows: selections (where, select,
-piecewise, clip), rounding, copysign, real/imag, nan_to_num, sinc, interp, unwrap —
-each a composite of rows and linear maps, so every carrier gets them."""
+piecewise, clip), rounding, copysign, nan_to_num, sinc, interp, unwrap — each a
+composite of rows and linear maps, so every carrier gets them (real, imag, angle:
+:mod:`dualdiff.complexes`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .arrays import expand
-from .core import Carrier, apply_ufunc, discrete, find_owner, implements, linear, primal
+from .core import apply_ufunc, discrete, find_owner, implements, linear, primal
 from .shape import condition
 
 
@@ -61,20 +62,9 @@ def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
 @implements(np.copysign)
 def _copysign(x1, x2, /, **kwargs):
     # |x1| with the sign bit of x2: abs's kink convention at x1 == 0, no derivative in x2
+    if primal(x1).dtype.kind == "c" or primal(x2).dtype.kind == "c":
+        raise TypeError("ufunc 'copysign' not supported for complex input (as NumPy)")
     return np.abs(x1) * np.where(np.signbit(x2), -1.0, 1.0)
-
-
-@implements(np.real, np.real_if_close)
-def _real(val, *args, **kwargs):
-    return val  # a real carrier's real part is itself (np.real(a) is a, as in NumPy)
-
-
-@implements(np.imag)
-def _imag(val):
-    zero = np.zeros_like(val)
-    if isinstance(zero, Carrier) and isinstance(zero.value, np.ndarray):
-        zero.value.setflags(write=False)  # NumPy's imag of a real array is read-only
-    return zero
 
 
 @implements(np.round, np.around)
@@ -90,6 +80,9 @@ def _fix(x, out=None):
 
 @implements(np.nan_to_num)
 def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    if primal(x).dtype.kind == "c":
+        raise TypeError("np.nan_to_num of a complex dualdiff array is not supported; apply "
+                        "it to np.real(z) and np.imag(z) and combine them")
     big = np.finfo(primal(x).dtype if primal(x).dtype.kind == "f" else float).max
     x = np.where(np.isnan(x), nan, x)
     x = np.where(np.isposinf(x), big if posinf is None else posinf, x)

@@ -1,5 +1,9 @@
 """``np.linalg`` on carriers: rules for solve, slogdet, cholesky, eigh, lstsq;
-everything else composed from them (svd, qr, pinv, det: :mod:`dualdiff.decompositions`)."""
+everything else composed from them (svd, qr, pinv, det, eig: :mod:`dualdiff.decompositions`).
+
+Complex matrices: solve, inv, slogdet, det, matrix_power, multi_dot and the norms are
+exact; cholesky, eigh, eigvalsh, svdvals and lstsq are refused by name (their rules use
+plain transposes where a complex matrix needs conjugate ones)."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import numpy as np
 
 from . import primitives
 from .core import discrete, find_owner, implements, primitive
+from .primitives import real_only
 
 la = np.linalg
 
@@ -30,24 +35,28 @@ def _slogdet(a):
 
 @implements(la.cholesky)
 def _cholesky(a, /, *, upper=False):
+    real_only("np.linalg.cholesky", a)
     low = primitive(primitives.CHOLESKY, a)
     return np.swapaxes(low, -1, -2) if upper else low
 
 
 @implements(la.eigh)
 def _eigh(a, UPLO="L"):
+    real_only("np.linalg.eigh", a)
     w, v = primitive(primitives.eigh_primitive(UPLO.upper()), a)
     return la._linalg.EighResult(w, v)
 
 
 @implements(la.eigvalsh)
 def _eigvalsh(a, UPLO="L"):
+    real_only("np.linalg.eigvalsh", a)
     return la.eigh(a, UPLO).eigenvalues
 
 
 @implements(la.svdvals)
 def _svdvals(x, /):
     # singular values as sqrt of the eigenvalues of the smaller Gram matrix
+    real_only("np.linalg.svdvals", x)
     at = np.swapaxes(x, -1, -2)
     m, n = np.shape(x)[-2:]
     gram = np.matmul(at, x) if m >= n else np.matmul(x, at)
@@ -59,6 +68,7 @@ def _svdvals(x, /):
 
 @implements(la.lstsq)
 def _lstsq(a, b, rcond=None):
+    real_only("np.linalg.lstsq", a, b)
     _, _, rank, s = discrete(np.linalg.lstsq, (a, b), {"rcond": rcond})
     if find_owner([a, b]) is not None and rank < np.shape(a)[1]:
         raise ValueError(
@@ -100,10 +110,18 @@ def _diagonal(x, /, *, offset=0):
     return np.diagonal(x, offset, -2, -1)
 
 
+def _abs2(x):
+    """|x|^2, for complex x as re^2 + im^2 (smooth at 0, unlike |x| * |x|)."""
+    if np.iscomplexobj(x):
+        re, im = np.real(x), np.imag(x)
+        return re * re + im * im
+    return x * x
+
+
 def _vector_norm(x, ord, axis, keepdims):
     a = np.abs(x)
     if ord is None or ord == 2:
-        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+        return np.sqrt(np.sum(_abs2(x), axis=axis, keepdims=keepdims))
     if ord == np.inf:
         return np.max(a, axis=axis, keepdims=keepdims)
     if ord == -np.inf:
@@ -119,7 +137,7 @@ def _vector_norm(x, ord, axis, keepdims):
 def _matrix_norm(x, ord, axis, keepdims):
     r, c = axis
     if ord in (None, "fro"):
-        out = np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
+        out = np.sqrt(np.sum(_abs2(x), axis=axis, keepdims=True))
     elif ord in (1, -1, np.inf, -np.inf):
         along, other = (r, c) if abs(ord) == 1 else (c, r)
         sums = np.sum(np.abs(x), axis=along, keepdims=True)

@@ -299,19 +299,52 @@ def _solve_vjp(x, primals, u, needs):
 SOLVE = Primitive("solve", np.linalg.solve, _solve_jvp, _solve_vjp)
 
 
+def is_complex(a) -> bool:
+    """Whether a (an array or a carrier) holds complex numbers.
+
+    >>> is_complex(np.ones(2)), is_complex(1j)
+    (False, True)
+    """
+    dtype = getattr(a, "dtype", None)
+    return (np.result_type(a) if dtype is None else np.dtype(dtype)).kind == "c"
+
+
+def real_only(name: str, *arrays) -> None:
+    """A TypeError naming ``name`` when one of the arrays is complex: its rule is written
+    for real matrices (plain transposes where a complex one would need conjugates).
+
+    >>> real_only("np.linalg.svd", np.eye(2))
+    """
+    if any(is_complex(a) for a in arrays):
+        raise TypeError(f"{name} of a complex matrix is not supported by dualdiff (its "
+                        f"derivative rule is written for real matrices); differentiate a "
+                        f"real formulation, or apply it to .value if no derivative is needed.")
+
+
 def _slogdet_jvp(out, primals, tangents):
     (a,), (ta,) = primals, tangents
-    # d log|det A| = tr(A^-1 dA)
-    return None, np.trace(np.linalg.solve(a, ta), axis1=-2, axis2=-1)
+    # d log det A = tr(A^-1 dA): its real part moves log|det A|, its imaginary part the
+    # phase of a complex determinant (sign = e^{i phi}: d sign = i sign Im tr)
+    tr = np.trace(np.linalg.solve(a, ta), axis1=-2, axis2=-1)
+    if not is_complex(a):
+        return None, tr
+    return 1j * out[0] * np.imag(tr), np.real(tr)
 
 
 def _slogdet_vjp(out, primals, u, needs):
-    # log|det A| has gradient A^-T; the sign has none
+    # log|det A| has gradient A^-T; a real sign has none, a complex sign's cotangent u_s
+    # pairs with i sign Im tr(A^-1 dA): A_bar = Re(i u_s sign) (-i) A^-T
     (a,) = primals
-    ul = u[1]
-    if ul is None:
+    us, ul = u
+    complex_a = is_complex(a)
+    terms = []
+    if ul is not None:
+        terms.append(np.real(ul) if complex_a else ul)
+    if us is not None and complex_a:
+        terms.append(-1j * np.real(1j * us * out[0]))
+    if not terms:
         return (None,)
-    return (ul[..., None, None] * np.linalg.inv(_swap(a)),)
+    return (total(terms)[..., None, None] * np.linalg.inv(_swap(a)),)
 
 
 SLOGDET = Primitive("slogdet", lambda a: tuple(np.linalg.slogdet(a)), _slogdet_jvp,

@@ -38,11 +38,6 @@ for _f in ABOUT_THE_ARRAY:
 HANDLED[np.astype] = lambda x, dtype, /, *, copy=True, **kw: x.astype(dtype, copy=copy)
 
 REASONS = {
-    "complex-valued result; dualdiff differentiates real functions": [
-        np.angle, np.sort_complex, np.roots, np.linalg.eig, np.linalg.eigvals,
-        *[getattr(np.fft, n) for n in ("fft", "fft2", "fftn", "hfft", "ifft", "ifft2",
-                                       "ifftn", "ihfft", "irfft", "irfft2", "irfftn",
-                                       "rfft", "rfft2", "rfftn")]],
     "its output depends on the values through counting or set logic; apply it to .value": [
         np.unique, np.unique_all, np.unique_counts, np.unique_inverse, np.unique_values,
         np.union1d, np.intersect1d, np.setdiff1d, np.setxor1d, np.trim_zeros,

@@ -48,6 +48,15 @@ def _sech2(x):
     return 4.0 * e / ((1.0 + e) * (1.0 + e))
 
 
+def _arccosh_d1(x, y):
+    """1 / sqrt(x^2 - 1); for complex x NumPy's branch, 1 / (sqrt(x - 1) sqrt(x + 1))
+    (arccosh z = log(z + sqrt(z + 1) sqrt(z - 1)), which differs from the principal
+    sqrt(z^2 - 1) where Re z < 0)."""
+    if np.iscomplexobj(x):
+        return 1.0 / (np.sqrt(x - 1.0) * np.sqrt(x + 1.0))
+    return 1.0 / np.sqrt((x - 1.0) * (x + 1.0))
+
+
 # sinc x = sin(t)/t, t = pi x; below |t| = 1 its derivatives come from the Taylor series
 # (the closed forms cancel there), above from (cos t - sinc)/t and the ODE
 # t f'' + 2 f' + t f = 0.  Series coefficients of d/dt and d2/dt2 of sin(t)/t:
@@ -103,7 +112,7 @@ UNARY = {
     # sech^2, not 1 - y^2 (cancels where tanh saturates)
     np.tanh: (lambda x, y: _sech2(x), lambda x, y, d: -2.0 * y * d),
     np.arcsinh: (lambda x, y: _inverse_hypot1(x), lambda x, y, d: -x * d**3),
-    np.arccosh: (lambda x, y: 1.0 / np.sqrt((x - 1.0) * (x + 1.0)), lambda x, y, d: -x * d**3),
+    np.arccosh: (_arccosh_d1, lambda x, y, d: -x * d**3),
     np.arctanh: (lambda x, y: 1.0 / ((1.0 - x) * (1.0 + x)), lambda x, y, d: 2.0 * x * d * d),
     np.deg2rad: (math.pi / 180.0, 0.0),
     np.radians: (math.pi / 180.0, 0.0),

@@ -200,8 +200,11 @@ class JacobianPlan:
                              f"plan's pattern has {self.m} rows. Make a new plan.")
         u = np.zeros((self.ncolors, self.m), x.dtype)
         u[self.colors, np.arange(self.m)] = 1.0
-        return np.reshape(rec.sweep(u.reshape((self.ncolors,) + rec.y_shape)),
-                          (self.ncolors, self.n))
+        u = u.reshape((self.ncolors,) + rec.y_shape)
+        rows = rec.sweep(u)
+        if np.iscomplexobj(rec.value):  # a complex output: J = sweep(u) - i sweep(i u)
+            rows = rows - 1j * rec.sweep(1j * u)
+        return np.reshape(rows, (self.ncolors, self.n))
 
     def __repr__(self) -> str:
         return (f"JacobianPlan({self.m}x{self.n}, nnz={self.pattern.nnz}, "

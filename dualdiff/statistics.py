@@ -96,7 +96,8 @@ def _cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=
         x = np.concatenate([x, y if rowvar or np.shape(y)[0] == 1 else y.T], axis=0)
     ddof = (0 if bias else 1) if ddof is None else ddof
     d = x - np.mean(x, axis=1, keepdims=True)
-    c = np.matmul(d, d.T) / (np.shape(x)[1] - ddof)
+    dh = np.conjugate(d) if np.iscomplexobj(d) else d  # NumPy: X X^H
+    c = np.matmul(d, dh.T) / (np.shape(x)[1] - ddof)
     return np.squeeze(c)
 
 

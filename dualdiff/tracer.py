@@ -228,7 +228,9 @@ class Tracer(Carrier):
         if len(sp_) != 1:
             raise TypeError("sparsity detection: a linear map of several arguments with "
                             "an adjoint is not supported")
-        J = _linear_structure(op, adjoint, shapes[0], np.shape(value))
+        structure = getattr(adjoint, "structure", None)  # the map's own 0/1 structure
+        J = structure(shapes[0], np.shape(value)) if structure is not None else \
+            _linear_structure(op, adjoint, shapes[0], np.shape(value))
         return cls._make(value, (apply(J, parts[0]),), tag)
 
     @classmethod
