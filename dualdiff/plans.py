@@ -295,7 +295,7 @@ class Program:
     ``J @ t`` as Recording.push does.
     """
 
-    def __init__(self, rec: Recording, x, inputs: tuple):
+    def __init__(self, rec: Recording, x, inputs: tuple, sweeps=("backward", "forward")):
         self.x_shape, self.x_dtype = rec.x_shape, rec.x_dtype
         self.y_shape, self.value = rec.y_shape, rec.value
         self.guards = len(rec.guards)
@@ -316,18 +316,30 @@ class Program:
         self._ptype = self._partial_types(nodes, vals)
         env = dict(_ENV)
         src = _Source(env)
-        self._emit_prepare(src, nodes, leaves, vals)
-        prepare = src.lines
-        src.lines = []
-        self._emit_backward(src, sweep, out, leaf, vals)
-        backward = src.lines
-        src.lines = []
-        self._emit_forward(src, sweep, out, leaf, vals)
-        forward = src.lines
+        batched = None
+        if "forward" not in sweeps and out is not None:
+            batched = _Batched.plan(self, nodes, sweep, vals, leaf, out)
+        self.batched = batched is not None
+        if batched is not None:
+            prepare, backward = batched.emit(src, nodes, leaves)
+            forward = ["    raise NotImplementedError"]
+            outv = batched.ref(out)
+        else:
+            self._emit_prepare(src, nodes, leaves, vals)
+            prepare = src.lines
+            src.lines = []
+            backward = forward = ["    raise NotImplementedError"]
+            if "backward" in sweeps:
+                self._emit_backward(src, sweep, out, leaf, vals)
+                backward = src.lines
+                src.lines = []
+            if "forward" in sweeps:
+                self._emit_forward(src, sweep, out, leaf, vals)
+                forward = src.lines
+            outv = f"v{self._index[id(out)]}" if out is not None else src.const(self.value)
         # the state a sweep needs: the partials and the values it reads
-        used = set(re.findall(r"\b(?:v\d+|p\d+_\d+)\b", "\n".join(backward + forward)))
+        used = set(re.findall(r"\b(?:v\d+|p\d+_\d+|V|P)\b", "\n".join(backward + forward)))
         state = sorted(used, key=lambda s: (s[0], [int(t) for t in re.findall(r"\d+", s)]))
-        outv = f"v{self._index[id(out)]}" if out is not None else src.const(self.value)
         prepare.append(f"    return {outv}, ({', '.join(state)}{',' if state else ''})")
         names = ", ".join(f"I{j}" for j in range(len(leaves) - 1))
         code = "\n".join(
@@ -484,7 +496,7 @@ class Program:
                     src.emit("return at_(None, U.shape[0])")
                 return
             contributions = self._vjp(src, node, a, vals, depth)
-            for p, c, dynamic in contributions:
+            for _, p, c, dynamic in contributions:
                 if c is None:
                     continue
                 pa = f"A{self._index[id(p)]}"
@@ -506,7 +518,7 @@ class Program:
         src.lines.insert(0, f"    {name} = None")
 
     def _vjp(self, src, node, a, vals, depth) -> list:
-        """Emit one node's vjp; [(parent, contribution expression or None, dynamic)]."""
+        """Emit one node's vjp; [(input position, parent, contribution or None, dynamic)]."""
         i = self._index[id(node)]
         live = [isinstance(p, Node) and id(p) in self._live for p in node.inputs]
         if isinstance(node, Elementwise):
@@ -518,7 +530,7 @@ class Program:
                     continue
                 e = partials.get(j)
                 if e is None:
-                    result.append((inp, None, False))
+                    result.append((j, inp, None, False))
                     continue
                 if type(e) is float and e == 1.0:
                     term = a
@@ -546,7 +558,7 @@ class Program:
                     src.emit(f"c{i}_{j} = {c}.reshape({shape})" if final == "reshape" else
                              f"c{i}_{j} = _bto({c}, {shape})", depth)
                     c = f"c{i}_{j}"
-                result.append((inp, c, False))
+                result.append((j, inp, c, False))
             return result
         if isinstance(node, Linear):
             if node.adjoint is not None:
@@ -556,11 +568,11 @@ class Program:
                     src.emit(f"c{i} = _take({a}.reshape(({a}.shape[0], -1)), "
                              f"{src.const(moves, 'ix')}, axis=1).reshape(({a}.shape[0],) + "
                              f"{tuple(inp.shape)!r})", depth)
-                    return [(inp, f"c{i}", False)]
+                    return [(0, inp, f"c{i}", False)]
                 adj = src.const(node.adjoint, "adj")
                 src.emit(f"c{i} = _reshape({adj}({a}), ({a}.shape[0],) + "
                          f"{tuple(inp.shape)!r})", depth)
-                return [(inp, f"c{i}", False)]
+                return [(0, inp, f"c{i}", False)]
             shapes = [a_.shape if isinstance(a_, Node) else np.shape(a_) for a_ in node.inputs]
             total = sum(math.prod(s) for s in shapes)
             t = Transpose(index_map(node.op, shapes), total)
@@ -576,7 +588,7 @@ class Program:
                     else:
                         src.emit(f"c{i}_{j} = {flat}[:, {start}:{start + size}].reshape("
                                  f"({a}.shape[0],) + {tuple(s)!r})", depth)
-                    result.append((inp, f"c{i}_{j}", False))
+                    result.append((j, inp, f"c{i}_{j}", False))
                 start += size
             return result
         if isinstance(node, Primitive):
@@ -585,18 +597,19 @@ class Program:
             ins = ", ".join(self._v(src, x) for x in node.inputs)
             src.emit(f"r{i} = {vjp}(v{i}, [{ins}{',' if len(node.inputs) == 1 else ''}], {a}, "
                      f"{needs!r})", depth)
-            return [(inp, f"r{i}[{j}]", True) for j, inp in enumerate(node.inputs) if live[j]]
+            return [(j, inp, f"r{i}[{j}]", True) for j, inp in enumerate(node.inputs)
+                    if live[j]]
         if isinstance(node, Slot):
             src.emit(f"r{i} = [None] * {node.parents[0].nout}", depth)
             src.emit(f"r{i}[{node.index}] = {a}", depth)
-            return [(node.inputs[0], f"r{i}", True)]
+            return [(0, node.inputs[0], f"r{i}", True)]
         if isinstance(node, Write):
             w = src.const(node, "node")
             src.emit(f"r{i} = {w}.vjp(None, {a}, {tuple(live[:2])!r})", depth)
             result, k = [], 0
             for j in range(2):
                 if live[j]:
-                    result.append((node.inputs[j], f"r{i}[{k}]", False))
+                    result.append((j, node.inputs[j], f"r{i}[{k}]", False))
                     k += 1
             return result
         raise TypeError(  # pragma: no cover - a node type this compiler does not know
@@ -721,6 +734,431 @@ class Program:
         if isinstance(out, np.ndarray):
             return np.broadcast_to(out, (np.shape(t)[0],) + self.y_shape)
         return out
+
+
+#: a group of scalar nodes this large is replayed as one array operation
+BATCH_MIN = 8
+#: a program is compiled in batches when it has at least this many scalar nodes
+SCALAR_MIN = 32
+
+
+def _square(n) -> bool:
+    """``x ** 2`` with a constant exponent 2: NumPy's power loop squares (x * x, correctly
+    rounded) for a scalar exponent 2 whatever the length, and its partial ``2 * x ** 1.0``
+    is exact."""
+    if n.ufunc is not np.power or isinstance(n.inputs[1], Node):
+        return False
+    e = n.inputs[1]
+    return type(e) in (int, float, np.int64, np.float64) and e == 2
+
+
+def _batchable(n) -> bool:
+    return n.ufunc in BATCHABLE or _square(n)
+
+
+class _Batched:
+    """Scalar code compiled in batches: the 0-d float64 nodes (``S``) live in a flat
+    value buffer ``V``, their partials in ``P`` and their adjoints in rows of ``A``
+    (one column per cotangent).  Nodes of one kind at one depth of the graph are
+    independent: a correctly rounded kernel replays them as one gather, one ufunc call
+    and one scatter; any other kernel keeps one scalar call per node (as recorded).
+    Adjoints are summed in the order the unprepared backward sweep sums them."""
+
+    def __init__(self, prog, nodes, sweep, vals, leaf, out):
+        self.prog, self.nodes, self.sweep, self.vals = prog, nodes, sweep, vals
+        self.leaf, self.out = leaf, out
+        self.idx = prog._index
+
+    @classmethod
+    def plan(cls, prog, nodes, sweep, vals, leaf, out):
+        """A batched compilation of the program, or None where it does not apply."""
+        self = cls(prog, nodes, sweep, vals, leaf, out)
+        live = prog._live
+        S, gathers = {}, {}
+        for n in nodes:
+            if n.shape != () or type(vals[id(n)]) is not np.float64:
+                continue
+            if isinstance(n, Elementwise):
+                if all(not isinstance(a, Node) or id(a) in S for a in n.inputs):
+                    S[id(n)] = len(S)
+            elif isinstance(n, Linear) and len(n.inputs) == 1 and isinstance(
+                    n.inputs[0], Node) and n.adjoint is None:
+                imap = np.ravel(index_map(n.op, [n.inputs[0].shape]))
+                if imap.size == 1 and imap[0] > 0:
+                    S[id(n)] = len(S)
+                    gathers[id(n)] = int(imap[0]) - 1
+        if len(S) < SCALAR_MIN:
+            return None
+        self.S, self.gathers = S, gathers
+        # the static structure of the backward sweep: which nodes get an adjoint, and the
+        # contributions (edges) each parent receives, in the order backward adds them
+        has = {id(out)}
+        edges: dict = {}
+        for n in sweep:
+            if id(n) not in has:
+                continue
+            if n is leaf:
+                break
+            if isinstance(n, (Primitive, Slot)):
+                return None  # contributions known only at run time
+            for j, p in self._contributions(n):
+                has.add(id(p))
+                edges.setdefault(id(p), []).append((n, j))
+        for n in sweep:
+            if id(n) in has and id(n) not in S and id(n) in edges:
+                kinds = {id(c) in gathers for c, _ in edges[id(n)]}
+                if len(kinds) > 1:
+                    return None  # gathers mixed with array contributions: keep it plain
+        self.has, self.edges = has, edges
+        level = {}
+        for n in nodes:
+            level[id(n)] = 1 + max((level[id(p)] for p in n.parents), default=-1)
+        self.level = level
+        self.live = live
+        return self
+
+    def _contributions(self, n):
+        """(input position, parent) of the contributions n's vjp makes (static)."""
+        live = self.prog._live
+        if isinstance(n, Elementwise):
+            partials = dict(self.prog._partials(n))
+            return [(j, a) for j, a in enumerate(n.inputs)
+                    if isinstance(a, Node) and id(a) in live and j in partials]
+        return [(j, a) for j, a in enumerate(n.inputs) if isinstance(a, Node) and id(a) in live]
+
+    def ref(self, n) -> str:
+        """The expression of a node's value."""
+        if id(n) in self.S:
+            return f"V[{self.S[id(n)]}]"
+        return f"v{self.idx[id(n)]}"
+
+    # -- prepare -------------------------------------------------------------------------
+    def emit(self, src, nodes, leaves):
+        prog = self.prog
+        prog._v = lambda src_, a: self.ref(a) if isinstance(a, Node) else src_.const(a)
+        src.lines = []
+        src.emit(f"V = _empty({len(self.S)})")
+        src.env["_empty"] = np.empty
+        for j, lf in enumerate(leaves):
+            src.emit(f"v{self.idx[id(lf)]} = {'x' if j == 0 else f'I{j - 1}'}")
+        by_level: dict = {}
+        for n in nodes:
+            if not isinstance(n, Leaf):
+                by_level.setdefault(self.level[id(n)], []).append(n)
+        for lv in sorted(by_level):
+            groups: dict = {}
+            for n in by_level[lv]:
+                if id(n) in self.S:
+                    groups.setdefault(self._value_key(n), []).append(n)
+                elif isinstance(n, Guard) and self._guard_key(n) is not None:
+                    groups.setdefault(self._guard_key(n), []).append(n)
+                else:
+                    self._single(src, n)
+            for key, group in groups.items():
+                self._value_group(src, key, group)
+        self._partials(src)
+        prepare = src.lines
+        src.lines = []
+        self._backward(src)
+        return prepare, src.lines
+
+    def _value_key(self, n):
+        if id(n) in self.gathers:
+            p = n.inputs[0]
+            return ("gather", id(p) in self.S, id(p))
+        kinds = tuple("S" if isinstance(a, Node) else "c" for a in n.inputs)
+        if not _batchable(n):
+            return ("single", id(n))
+        exponent = (float(n.inputs[1]),) if n.ufunc is np.power else ()
+        return ("ufunc", n.ufunc, kinds) + exponent
+
+    def _guard_key(self, n):
+        if not isinstance(n.fn, np.ufunc) or n.kwargs or not any(
+                isinstance(a, Node) for a in n.inputs):
+            return None
+        if not all(not isinstance(a, Node) or id(a) in self.S for a in n.inputs):
+            return None
+        if type(n.result) is not np.bool_:
+            return None
+        return ("guard", n.fn, tuple("S" if isinstance(a, Node) else "c" for a in n.inputs))
+
+    def _operand(self, src, group, j) -> str:
+        """Input j of a group of nodes as an array expression (gathered or constant)."""
+        first = group[0].inputs[j]
+        if isinstance(first, Node):
+            ix = np.array([self.S[id(n.inputs[j])] for n in group], dtype=np.intp)
+            return f"V[{src.const(ix, 'ix')}]"
+        consts = [n.inputs[j] for n in group]
+        if all(type(c) is type(first) and c == first for c in consts):
+            return src.const(first)
+        return src.const(np.array(consts, dtype=np.float64), "k")
+
+    def _value_group(self, src, key, group) -> None:
+        if len(group) < BATCH_MIN or key[0] == "single":
+            for n in group:
+                self._single(src, n)
+            return
+        dst = src.const(np.array([self.S[id(n)] for n in group], dtype=np.intp), "ix")
+        if key[0] == "gather":
+            p = group[0].inputs[0]
+            pos = np.array([self.gathers[id(n)] for n in group], dtype=np.intp)
+            if key[1]:
+                src.emit(f"V[{dst}] = V[{src.const(np.array([self.S[id(p)]] * len(pos)), 'ix')}]")
+            else:
+                src.emit(f"V[{dst}] = {self.ref(p)}.reshape(-1)[{src.const(pos, 'ix')}]")
+            return
+        if key[0] == "guard":
+            ops = ", ".join(self._operand(src, group, j) for j in range(len(group[0].inputs)))
+            want = src.const(np.array([n.result for n in group], dtype=bool), "r")
+            src.emit(f"if not ({src.const(key[1], 'g')}({ops}) == {want}).all():")
+            src.emit("raise _Stale", 2)
+            return
+        n0 = group[0]
+        ops = [self._operand(src, group, j) for j in range(len(n0.inputs))]
+        if n0.ufunc is np.power:  # the scalar exponent, as recorded (NumPy's fast path)
+            ops[1] = src.const(n0.inputs[1])
+        src.emit(f"V[{dst}] = {src.const(n0.ufunc, 'uf')}({', '.join(ops)})")
+
+    def _single(self, src, n) -> None:
+        """One node as the straight compiler emits it, S values read from / stored to V."""
+        prog = self.prog
+        args = [self.ref(a) if isinstance(a, Node) else src.const(a) for a in n.inputs]
+        target = self.ref(n)
+        if isinstance(n, Elementwise):
+            src.emit(f"{target} = {prog._evaluate(src, n, args, self.vals)}")
+        elif isinstance(n, Linear):
+            src.emit(f"{target} = {src.const(n.op, 'op')}({', '.join(args)})")
+        elif isinstance(n, Write):
+            src.emit(f"{target} = {src.const(n.value, 'write')}(({args[0]}, {args[1]}))")
+        elif isinstance(n, Slot):
+            src.emit(f"{target} = {args[0]}[{n.index}]")
+        elif isinstance(n, Primitive):
+            src.emit(f"{target} = {src.const(n.prim.fn, 'fn')}({', '.join(args)})")
+        elif isinstance(n, Guard):
+            kw = "".join(f", {k}={src.const(v)}" for k, v in n.kwargs.items())
+            src.emit(f"if not _same({src.const(n.fn, 'g')}({', '.join(args)}{kw}), "
+                     f"{src.const(n.result, 'r')}):")
+            src.emit("raise _Stale", 2)
+        else:  # pragma: no cover
+            raise TypeError(f"dualdiff plans cannot replay a {type(n).__name__} node")
+
+    def _partials(self, src) -> None:
+        """The local partials of the live S nodes into P (batched where exact), and of the
+        other live nodes into variables, quietly."""
+        prog = self.prog
+        self.pslot: dict = {}
+        groups: dict = {}
+        other = []
+        for n in self.nodes:
+            if not (isinstance(n, Elementwise) and id(n) in prog._live and id(n) in self.has):
+                continue
+            for j, e in prog._partials(n):
+                if not (callable(e) or e is rules.KINK):
+                    continue
+                if id(n) in self.S:
+                    self.pslot[(id(n), j)] = len(self.pslot)
+                    key = (("rule", n.ufunc, j, tuple(isinstance(a, Node) for a in n.inputs))
+                           + ((float(n.inputs[1]),) if n.ufunc is np.power else ())
+                           if _batchable(n) else ("single", id(n), j))
+                    groups.setdefault(key, []).append((n, j, e))
+                else:
+                    other.append((n, j, e))
+        src.emit(f"P = _empty({len(self.pslot)})")
+        src.emit("t_ = _quiet()")
+        src.emit("try:")
+        for key, group in groups.items():
+            n0, j, e = group[0]
+            if len(group) < BATCH_MIN or key[0] == "single":
+                for n, j, e in group:
+                    self._partial_single(src, n, j, e, f"P[{self.pslot[(id(n), j)]}]")
+                continue
+            dst = src.const(np.array([self.pslot[(id(n), j)] for n, j, _ in group],
+                                     dtype=np.intp), "ix")
+            nodes = [n for n, _, _ in group]
+            ops = [self._operand(src, nodes, q) for q in range(len(n0.inputs))]
+            if n0.ufunc is np.power:
+                ops[1] = src.const(n0.inputs[1])
+            z = f"V[{src.const(np.array([self.S[id(n)] for n in nodes], dtype=np.intp), 'ix')}]"
+            if e is rules.KINK:
+                src.emit(f"P[{dst}] = _kink({ops[0]})", 2)
+            else:
+                call = f"{src.const(e, 'rule')}({ops[0]}, {z})" if n0.ufunc in rules.UNARY \
+                    else f"{src.const(e, 'rule')}({ops[0]}, {ops[1]}, {z})"
+                src.emit(f"P[{dst}] = {call}", 2)
+        for n, j, e in other:
+            self._partial_single(src, n, j, e, f"p{self.idx[id(n)]}_{j}")
+        src.emit("finally:")
+        src.emit("_loud(t_)", 2)
+
+    def _partial_single(self, src, n, j, e, target) -> None:
+        args = [self.ref(a) if isinstance(a, Node) else src.const(a) for a in n.inputs]
+        if e is rules.KINK:
+            src.emit(f"{target} = _kink({args[0]})", 2)
+            return
+        ev = src.const(e, "rule")
+        z = self.ref(n)
+        call = f"{ev}({args[0]}, {z})" if n.ufunc in rules.UNARY else \
+            f"{ev}({args[0]}, {args[1]}, {z})"
+        src.emit(f"{target} = {call}", 2)
+
+    # -- backward --------------------------------------------------------------------------
+    def _backward(self, src) -> None:
+        """The backward sweep level by level, deepest first."""
+        S, edges = self.S, self.edges
+        src.env["at_"] = self.prog._at_input
+        src.emit("k_ = U.shape[0]")
+        src.emit(f"A = _empty(({max(len(S), 1)}, k_))")
+        # where each contribution goes: an S parent with one edge takes it in its row of A,
+        # one with several in a row of C (summed in order later), an array parent in a
+        # variable (summed in order later); gathers into an array parent are summed by
+        # np.add.at in order
+        self.crow: dict = {}
+        for pid, es in edges.items():
+            if pid in S and len(es) > 1:
+                for c, j in es:
+                    self.crow[(id(c), j)] = len(self.crow)
+        if self.crow:
+            src.emit(f"C = _empty(({len(self.crow)}, k_))")
+        out = self.out
+        if id(out) in S:
+            src.emit(f"A[{S[id(out)]}] = U")
+        else:
+            src.emit(f"A{self.idx[id(out)]} = U")
+        by_level: dict = {}
+        for n in self.sweep:
+            if id(n) in self.has:
+                by_level.setdefault(self.level[id(n)], []).append(n)
+        src.env["_addat"] = np.add.at
+        src.env["_full"] = np.full
+        for lv in sorted(by_level, reverse=True):
+            level = by_level[lv]
+            for n in level:  # adjoints complete at this level: sum their contributions
+                if n is not out:
+                    self._assemble(src, n)
+            if self.leaf in level:
+                src.emit(f"return at_(A{self.idx[id(self.leaf)]}, k_)")
+                return
+            groups: dict = {}
+            for n in level:
+                if id(n) in S:
+                    for j, p in self._contributions(n):
+                        groups.setdefault(self._vjp_key(n, j), []).append((n, j, p))
+                else:
+                    self._vjp_single(src, n)
+            for key, group in groups.items():
+                self._vjp_group(src, key, group)
+        src.emit("return at_(None, k_)")
+
+    def _dest(self, n, j, p) -> str:
+        """Where the contribution of (n, input j) to parent p is stored."""
+        if id(p) in self.S:
+            if (id(n), j) in self.crow:
+                return f"C[{self.crow[(id(n), j)]}]"
+            return f"A[{self.S[id(p)]}]"
+        return f"E{self.idx[id(n)]}_{j}"
+
+    def _assemble(self, src, n) -> None:
+        es = self.edges.get(id(n), [])
+        if id(n) in self.S:
+            if len(es) > 1:
+                row = self.S[id(n)]
+                src.emit(f"A[{row}] = C[{self.crow[(id(es[0][0]), es[0][1])]}]")
+                for c, j in es[1:]:
+                    src.emit(f"A[{row}] += C[{self.crow[(id(c), j)]}]")
+            return
+        a = f"A{self.idx[id(n)]}"
+        if es and id(es[0][0]) in self.gathers:
+            # contributions of scalar reads x[i]: each a full array (+0.0 elsewhere) in
+            # the unprepared sweep, summed in order; here the reads' adjoints are added in
+            # the same order onto -0.0 (the identity of +), and +0.0 is added where some
+            # read left a filled zero (it turns -0.0 into +0.0, as those zeros do)
+            rows = np.array([self.S[id(c)] for c, _ in es], dtype=np.intp)
+            pos = np.array([self.gathers[id(c)] for c, _ in es], dtype=np.intp)
+            size = n.size
+            fill = np.bincount(pos, minlength=size) < len(es)
+            dtype = src.const(np.dtype(np.float64), "dt")
+            src.emit(f"{a} = _full(({size}, k_), -0.0, {dtype})")
+            src.emit(f"_addat({a}, {src.const(pos, 'ix')}, A[{src.const(rows, 'ix')}])")
+            if fill.any():
+                src.emit(f"{a}[{src.const(fill, 'ix')}] += 0.0")
+            src.emit(f"{a} = {a}.T.reshape((k_,) + {tuple(n.shape)!r})")
+            return
+        for q, (c, j) in enumerate(es):
+            e = f"E{self.idx[id(c)]}_{j}"
+            src.emit(f"{a} = {e}" if q == 0 else f"{a} = {a} + {e}")
+
+    def _vjp_key(self, n, j):
+        if id(n) in self.gathers:
+            return ("gather", id(n.inputs[0]) in self.S)
+        partials = dict(self.prog._partials(n))
+        e = partials[j]
+        if type(e) is float:
+            return ("const", e)
+        return ("partial",)
+
+    def _vjp_group(self, src, key, group) -> None:
+        if len(group) < BATCH_MIN:
+            for n, j, p in group:
+                self._vjp_scalar(src, n, j, p)
+            return
+        rows = src.const(np.array([self.S[id(n)] for n, _, _ in group], dtype=np.intp), "ix")
+        if key[0] == "gather" and not key[1]:
+            return  # summed at the array parent (np.add.at)
+        if key[0] in ("gather",) or key == ("const", 1.0):
+            term = f"A[{rows}]"
+        elif key[0] == "const":
+            term = f"{key[1]!r} * A[{rows}]"
+        else:
+            pix = src.const(np.array([self.pslot[(id(n), j)] for n, j, _ in group],
+                                     dtype=np.intp), "ix")
+            src.emit(f"u_ = A[{rows}]")
+            src.emit(f"f_ = P[{pix}]")
+            src.emit("t_ = f_[:, None] * u_")
+            # nan_safe_product(f, u) per node: where u is not all finite, f == 0 gives 0
+            src.emit("bad_ = ~_isfinite(u_).all(axis=1) & (f_ == 0)")
+            src.emit("if bad_.any():")
+            src.emit("t_[bad_] = 0.0", 2)
+            term = "t_"
+        direct = [(n, j, p) for n, j, p in group if (id(n), j) not in self.crow]
+        queued = [(n, j, p) for n, j, p in group if (id(n), j) in self.crow]
+        if term != "t_":
+            src.emit(f"t_ = {term}")
+        sel = np.array([(id(n), j) not in self.crow for n, j, _ in group])
+        if direct:
+            d = src.const(np.array([self.S[id(p)] for _, _, p in direct], dtype=np.intp), "ix")
+            src.emit(f"A[{d}] = t_" if sel.all() else
+                     f"A[{d}] = t_[{src.const(np.flatnonzero(sel), 'ix')}]")
+        if queued:
+            c = src.const(np.array([self.crow[(id(n), j)] for n, j, _ in queued],
+                                   dtype=np.intp), "ix")
+            src.emit(f"C[{c}] = t_" if not sel.any() else
+                     f"C[{c}] = t_[{src.const(np.flatnonzero(~sel), 'ix')}]")
+
+    def _vjp_scalar(self, src, n, j, p) -> None:
+        """One scalar node's contribution to input j (exactly Elementwise.vjp's)."""
+        u = f"A[{self.S[id(n)]}]"
+        dest = self._dest(n, j, p)
+        if id(n) in self.gathers:
+            if id(p) in self.S:
+                src.emit(f"{dest} = {u}")
+            return
+        e = dict(self.prog._partials(n))[j]
+        if type(e) is float:
+            src.emit(f"{dest} = {u}" if e == 1.0 else f"{dest} = {e!r} * {u}")
+            return
+        f = f"P[{self.pslot[(id(n), j)]}]"
+        src.emit(f"u_ = {u}")
+        src.emit(f"t_ = {f} * u_")
+        src.emit(f"if {f} == 0 and not _isfinite(u_).all():")
+        src.emit("t_ = _where(True, 0.0, t_)", 2)
+        src.emit(f"{dest} = t_")
+
+    def _vjp_single(self, src, n) -> None:
+        """An array node's vjp as the straight compiler emits it; contributions stored."""
+        a = f"A{self.idx[id(n)]}"
+        for j, p, c, _ in self.prog._vjp(src, n, a, self.vals, 1):
+            if c is not None:
+                src.emit(f"{self._dest(n, j, p)} = {c}")
 
 
 class _Replayed:
@@ -856,9 +1294,13 @@ class Plan:
     def _make(self, x, args):
         rec, sig, inputs = self._record(x, args)
         self._check(rec)
-        program = Program(rec, x, inputs)
+        program = Program(rec, x, inputs, self._sweeps(rec))
         program.signature = sig
         return program
+
+    def _sweeps(self, rec) -> tuple:
+        """The sweeps this plan replays (only those are compiled)."""
+        return ("forward",) if self.order == 2 else ("backward",)
 
     def _check(self, rec) -> None:
         if self.kind == "gradient":
@@ -957,12 +1399,19 @@ class DenseJacobianPlan(Plan):
         self._mode = mode
         super().__init__(f, x0, args)
 
-    @property
-    def mode(self) -> str:
-        p = self._program
+    def _sweeps(self, rec) -> tuple:
+        return ("backward",) if self._choose(rec.x_shape, rec.y_shape) == "reverse" \
+            else ("forward",)
+
+    def _choose(self, x_shape, y_shape) -> str:
         if self._mode != "auto":
             return self._mode
-        return choose(math.prod(p.x_shape), math.prod(p.y_shape))
+        return choose(math.prod(x_shape), math.prod(y_shape))
+
+    @property
+    def mode(self) -> str:
+        """"reverse" or "forward": the sweeps this plan replays (auto: reverse iff m < n)."""
+        return self._choose(self._program.x_shape, self._program.y_shape)
 
     def __call__(self, x, *args) -> np.ndarray:
         program, value, state = self._prepare(x, args)
