@@ -280,7 +280,7 @@ _ENV = {"np": np, "_F64": np.float64, "_quiet": quiet, "_loud": loud, "_Stale": 
         "_add": _add, "_isfinite": np.isfinite, "_where": np.where, "_az": all_zero,
         "_reshape": np.reshape, "_sumr": np.add.reduce, "_bto": np.broadcast_to,
         "_zeros": np.zeros, "_rzeros": zeros, "_rt": np.result_type, "_expand": expand,
-        "_take": np.take}
+        "_take": np.take, "_fin": _fin}
 _SCALAR_OPS = {np.add: "+", np.subtract: "-", np.multiply: "*", np.divide: "/",
                np.true_divide: "/"}
 _NUMBERS = (np.float64, np.int64, float, int)
@@ -676,9 +676,16 @@ class Program:
                         t = f"e{i}_{j}"
                     if type(e) is float and e == 1.0:
                         terms.append((t, None))
-                    else:
-                        f = repr(e) if type(e) is float else f"p{i}_{j}"
-                        src.emit(f"e{i}_{j} = _tterm({t}, {f})")
+                    elif type(e) is float:  # a finite constant: nan_safe_product is t * e
+                        src.emit(f"e{i}_{j} = {t} * {e!r}")
+                        terms.append((f"e{i}_{j}", None))
+                    elif self._ptype[(i, j)] is float:  # may be the float 1.0: as jvp
+                        src.emit(f"e{i}_{j} = _tterm({t}, p{i}_{j})")
+                        terms.append((f"e{i}_{j}", None))
+                    else:  # nan_safe_product(t, f): t * f, zero where t is and f is not finite
+                        src.emit(f"e{i}_{j} = {t} * p{i}_{j}")
+                        src.emit(f"if not _fin(p{i}_{j}):")
+                        src.emit(f"e{i}_{j} = _where(_az({t}), 0.0, e{i}_{j})", 2)
                         terms.append((f"e{i}_{j}", None))
                 if not terms:
                     src.emit(f"T{i} = _rzeros(({k},) + {tuple(node.shape)!r}, "
