@@ -218,6 +218,21 @@ def test_kink_and_selection_partials_are_recomputed_not_guarded():
     assert plan.rerecords == 0
 
 
+def test_hessian_plan_rechecks_slopes_baked_into_the_gradient_program():
+    # |x|'s slope and the NaN-safe masks of the recorded backward sweep are constants of
+    # the gradient program: where a sign flips the plan must re-record, not reuse them
+    def f(x):
+        return np.sum(np.abs(x) * x ** 2) + np.sum(np.sqrt(x ** 2 + 1.0) * np.maximum(x, 0.0))
+
+    plan = dd.hessian_plan(f, np.array([1.0, -2.0, 0.5]))
+    x = np.array([-1.0, 2.0, 0.5])
+    assert identical(plan(x), dd.hessian(f, x, method="forward-over-reverse"))
+    assert plan.rerecords == 1
+    # |x| x^2 = sign(x) x^3: second derivative 6 |x| (hand formula), plus the smooth part
+    smooth = np.where(x > 0, (3 * x + 2 * x ** 3) / (x ** 2 + 1.0) ** 1.5, 0.0)
+    np.testing.assert_allclose(np.diag(plan(x)), 6 * np.abs(x) + smooth, rtol=1e-14)
+
+
 def test_shape_change_of_x_re_records():
     plan = dd.gradient_plan(rosen, np.ones(4))
     assert identical(plan(X1), dd.gradient(rosen, X1, mode="reverse"))
