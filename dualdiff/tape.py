@@ -298,7 +298,9 @@ class Write(Node):
     def value(self, vals):
         old, item = vals
         new = np.array(old, dtype=np.result_type(old, item), copy=True)
-        new.reshape(-1)[self.written] = np.reshape(item, -1)[self.src]
+        # .flat counts in C order whatever the layout (reshape(-1) of an F-ordered copy
+        # would be a copy, and the write would be lost)
+        new.flat[self.written] = np.reshape(item, -1)[self.src]
         return new
 
     def vjp(self, saved, u, live=None):

@@ -57,6 +57,13 @@ def views_and_writes(x):
     return np.sum(np.tanh(x) * buf) + x[0]
 
 
+def fortran_write(x):
+    """A write into an F-ordered array (the replay must write it in C order, as NumPy)."""
+    a = np.copy(np.outer(x[:3], x[1:4]), order="F")
+    a[0, 1:] = 7.0 * x[0]
+    return np.sum(a ** 2 * np.arange(9.0).reshape(3, 3))
+
+
 def mutate_only(x):
     x *= x
     return np.sum(x[::-1] * np.arange(1.0, x.size + 1))
@@ -65,7 +72,7 @@ def mutate_only(x):
 RNG = np.random.default_rng(7)
 X0 = np.linspace(-0.9, 1.1, 9)
 X1 = X0 + 0.05 * RNG.standard_normal(9)
-SCALAR_FUNCS = [rosen, rosen_loop, scalar_mix, views_and_writes, mutate_only]
+SCALAR_FUNCS = [rosen, rosen_loop, scalar_mix, views_and_writes, fortran_write, mutate_only]
 
 
 @pytest.mark.parametrize("f", SCALAR_FUNCS, ids=lambda f: f.__name__)
@@ -77,6 +84,8 @@ def test_gradient_plan_is_the_reverse_driver_bit_for_bit(f):
         assert identical(x, x_before)  # the caller's x is never written
         assert identical(g, dd.gradient(f, x, mode="reverse"))
     assert plan.rerecords == 0
+    value, _ = plan.value_and_gradient(X1)
+    assert value == f(X1.copy())  # the replayed value is f's, bit for bit
     # and the numbers are right: complex step at a new x (views_and_writes mutates a copy)
     ref = cs_jacobian(lambda z: f(np.array(z, copy=True)), X1)
     np.testing.assert_allclose(plan(X1), ref, rtol=1e-13, atol=1e-13)
