@@ -19,8 +19,11 @@ from . import statistics as _statistics  # noqa: F401
 from .api import (
     derivative,
     gradient,
+    gradient_plan,
     hessian,
+    hessian_plan,
     hvp,
+    hvp_plan,
     jacobian,
     jacobian_plan,
     jacobian_sparsity,
@@ -31,9 +34,12 @@ from .api import (
 )
 from .dual import Dual
 from .hyperdual import HyperDual
+from .plans import DenseJacobianPlan, GradientPlan, HessianPlan, HvpPlan
 from .sparse import JacobianPlan
 
 __version__ = "0.2.0.dev0"
 __all__ = ["Dual", "HyperDual", "derivative", "gradient", "jacobian", "jvp", "vjp",
            "value_and_jacobian", "hessian", "hvp", "value_gradient_and_hessian",
-           "jacobian_sparsity", "jacobian_plan", "JacobianPlan", "__version__"]
+           "jacobian_sparsity", "jacobian_plan", "JacobianPlan", "gradient_plan",
+           "hessian_plan", "hvp_plan", "GradientPlan", "HessianPlan", "HvpPlan",
+           "DenseJacobianPlan", "__version__"]

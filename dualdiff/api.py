@@ -18,6 +18,7 @@ from . import hessian as _hessian
 from .core import new_tag
 from .dual import Dual
 from .modes import check_scalar, run_gradient, run_jacobian
+from .plans import DenseJacobianPlan, GradientPlan, HessianPlan, HvpPlan
 from .reverse import Recording
 from .seeding import as_input, check_chunk, check_mode, fresh, unpack
 from .sparse import JacobianPlan, detect, sparse_jacobian
@@ -164,20 +165,57 @@ def jacobian_sparsity(f: Function, x: ArrayLike, *args) -> sp.csr_array:
 
 
 def jacobian_plan(f: Function, x0: ArrayLike, sparsity="auto", mode: str = "auto",
-                  args: tuple = ()) -> JacobianPlan:
+                  args: tuple = ()) -> JacobianPlan | DenseJacobianPlan:
     """Detect (or take) the pattern of f's Jacobian and colour it once; call it at new x.
 
     The plan re-checks at every call the discrete results (comparisons, branches,
     arg-reductions) its pattern rests on, and detects again where they differ.
+    ``sparsity=None``: a dense plan (:class:`dualdiff.plans.DenseJacobianPlan`)
+    that records f once and replays the recording's NumPy kernels at each x,
+    returning the dense ``f(x).shape + x.shape`` Jacobian.
 
     >>> f = lambda x: np.append(x[:1], x[1:] - x[:-1])
     >>> plan = jacobian_plan(f, np.zeros(5))
     >>> plan.ncolors, plan(np.ones(5)).toarray()[1].tolist()
     (2, [-1.0, 1.0, 0.0, 0.0, 0.0])
     """
+    if sparsity is None:
+        return DenseJacobianPlan(f, x0, mode=mode, args=args)
     return JacobianPlan(f, x0, sparsity=sparsity, mode=mode, args=args)
+
+
+def gradient_plan(f: Function, x0: ArrayLike, args: tuple = ()) -> GradientPlan:
+    """Record a real scalar f once at x0; ``plan(x, *args)`` is its gradient at x, replayed
+    without carriers (see :mod:`dualdiff.plans`; never stale: it re-records where a
+    discrete result of f differs).  Drops into ``scipy.optimize.minimize(jac=plan)``.
+
+    >>> plan = gradient_plan(lambda x: np.sum(x ** 2), [0.0, 0.0])
+    >>> plan([1.0, 2.0]).tolist()
+    [2.0, 4.0]
+    """
+    return GradientPlan(f, x0, args)
+
+
+def hessian_plan(f: Function, x0: ArrayLike, args: tuple = ()) -> HessianPlan:
+    """Record the gradient of a real scalar f once at x0; ``plan(x, *args)`` is its
+    Hessian at x (``minimize(hess=plan)``).
+
+    >>> hessian_plan(lambda x: x[0] ** 2 * x[1], [1.0, 1.0])([3.0, 2.0]).tolist()
+    [[4.0, 6.0], [6.0, 0.0]]
+    """
+    return HessianPlan(f, x0, args)
+
+
+def hvp_plan(f: Function, x0: ArrayLike, args: tuple = ()) -> HvpPlan:
+    """Record the gradient of a real scalar f once at x0; ``plan(x, v, *args)`` is the
+    Hessian-vector product H(x) v (``minimize(hessp=plan)``).
+
+    >>> hvp_plan(lambda x: x[0] * x[1], [0.0, 0.0])([1.0, 1.0], [1.0, 0.0]).tolist()
+    [0.0, 1.0]
+    """
+    return HvpPlan(f, x0, args)
 
 
 __all__ = ["jvp", "vjp", "derivative", "value_and_jacobian", "jacobian", "gradient",
            "value_gradient_and_hessian", "hessian", "hvp", "jacobian_sparsity",
-           "jacobian_plan", "check_scalar"]
+           "jacobian_plan", "gradient_plan", "hessian_plan", "hvp_plan", "check_scalar"]

@@ -666,7 +666,17 @@ def nan_safe_product(t, d):
             return out
     elif isinstance(d, (int, np.integer)) or np.isfinite(d).all():
         return out
-    return np.where(all_zero(t), 0.0, out)
+    zero = all_zero(t)
+    if isinstance(t, Carrier):  # a mask from the values of a pass another pass records
+        _report(all_zero, (t,), zero)
+    return np.where(zero, 0.0, out)
+
+
+def _report(fn, args, result) -> None:
+    """Tell the recorders about a plain result computed from carriers' values that the
+    computation keeps as a constant (as :func:`frozen` does): a prepared plan re-checks it."""
+    for r in _RECORDERS.get():
+        r.observe(fn, args, {}, result, True)
 
 
 # -- kinks -------------------------------------------------------------------------------
@@ -697,6 +707,9 @@ def kink_sign(x):
     """
     v = primal(x)
     s = np.sign(v).astype(float) if v.dtype.kind != "c" else np.ones(v.shape)
+    if isinstance(x, Carrier) and isinstance(x.value, Carrier) and v.dtype.kind != "c":
+        # the slope becomes a constant of the outer pass (reverse over reverse): report it
+        _report(np.sign, (x,), np.sign(v))
     zero = v == 0
     if not zero.any() or not isinstance(x, Carrier):
         return np.where(zero, 1.0, s) if zero.any() else s

@@ -52,6 +52,22 @@ def _plain(v):
     return v
 
 
+def at_input(a, k: int, shape: tuple, dtype):
+    """The adjoint ``a`` a backward sweep left at the input (None: none reached) as the
+    (k,) + shape array a sweep returns.
+
+    >>> at_input(None, 2, (3,), np.dtype(float)).shape
+    (2, 3)
+    """
+    if a is None:
+        return np.zeros((k,) + shape, dtype)
+    if dtype.kind != "c" and np.iscomplexobj(a):
+        a = np.real(a)  # the transpose of a real input's inclusion into C
+    if isinstance(a, np.ndarray):
+        return np.array(np.broadcast_to(a, (k,) + shape), dtype=np.result_type(a.dtype, dtype))
+    return np.reshape(a, (k,) + shape)
+
+
 class Recording:
     """One run of f on a Tape: its value and the program to sweep through.
 
@@ -60,17 +76,22 @@ class Recording:
     ([[4.0, 0.0], [3.0, 2.0]], [[4.0, 0.0], [3.0, 2.0]])
     """
 
-    def __init__(self, f, x, guards: bool = False):
+    def __init__(self, f, x, guards: bool = False, inputs: tuple = ()):
         self.tag = tag = new_tag()
         self.x_shape, self.x_dtype = tuple(np.shape(x)), np.dtype(x.dtype)
         self.leaf = Leaf(self.x_shape, self.x_dtype)
         xin = Tape._make(fresh(x), (self.leaf,), tag)
+        # further inputs that are not differentiated (a prepared plan's float args):
+        # recorded as leaves of their own, so a replay can take new values for them
+        self.input_leaves = [Leaf(np.shape(a), np.asarray(a).dtype) for a in inputs]
+        extra = [Tape._make(fresh(a) if isinstance(a, np.ndarray) else a, (leaf,), tag)
+                 for a, leaf in zip(inputs, self.input_leaves)]
         self.guards = _Guards(tag) if guards else None
         if guards:
             with recording(self.guards):
-                y = f(xin)
+                y = f(xin, *extra)
         else:
-            y = f(xin)
+            y = f(xin, *extra)
         self.value, (self.out,) = unpack(y, xin)
         self.y_shape = tuple(np.shape(self.value))
         self._order = None
@@ -96,16 +117,8 @@ class Recording:
 
     def sweep(self, u):
         """``u @ J`` for cotangents u (k, *y.shape) in one backward sweep: (k, *x.shape)."""
-        k = np.shape(u)[0]
         a = backward(self.out, self.leaf, u, self.order) if self.out is not None else None
-        if a is None:
-            return np.zeros((k,) + self.x_shape, self.x_dtype)
-        if self.x_dtype.kind != "c" and np.iscomplexobj(a):
-            a = np.real(a)  # the transpose of a real input's inclusion into C
-        if isinstance(a, np.ndarray):
-            return np.array(np.broadcast_to(a, (k,) + self.x_shape), dtype=np.result_type(
-                a.dtype, self.x_dtype))
-        return np.reshape(a, (k,) + self.x_shape)
+        return at_input(a, np.shape(u)[0], self.x_shape, self.x_dtype)
 
     def push(self, t):
         """``J @ t`` for tangents t (k, *x.shape), by a forward sweep over the recording."""

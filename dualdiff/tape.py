@@ -298,19 +298,23 @@ class Write(Node):
     def value(self, vals):
         old, item = vals
         new = np.array(old, dtype=np.result_type(old, item), copy=True)
-        new.reshape(-1)[self.written] = np.reshape(item, -1)[self.src]
+        # .flat counts in C order whatever the layout (reshape(-1) of an F-ordered copy
+        # would be a copy, and the write would be lost)
+        new.flat[self.written] = np.reshape(item, -1)[self.src]
         return new
 
-    def vjp(self, saved, u):
+    def vjp(self, saved, u, live=None):
+        """``live``: which of (old, item) carry a derivative (default: the Nodes)."""
         old, item = self.inputs
+        live_old, live_item = live or (isinstance(old, Node), isinstance(item, Node))
         k = np.shape(u)[0]
         flat = np.reshape(u, (k, -1))
         out = []
-        if isinstance(old, Node):
+        if live_old:
             kept = np.copy(flat)
             kept[:, self.written] = 0
             out.append(np.reshape(kept, (k,) + self.shape))
-        if isinstance(item, Node):
+        if live_item:
             got = flat[:, self.written]
             if item.size == self.src.size and np.array_equal(self.src, np.arange(item.size)):
                 out.append(np.reshape(got, (k,) + item.shape))
@@ -324,11 +328,12 @@ class Write(Node):
                 out.append(np.reshape(t.apply(padded), (k,) + item.shape))
         return tuple(out)
 
-    def jvp(self, saved, ts):
+    def jvp(self, saved, ts, live=None):
         old, item = self.inputs
+        live_old, live_item = live or (isinstance(old, Node), isinstance(item, Node))
         it = iter(ts)
-        told = next(it) if isinstance(old, Node) else None
-        titem = next(it) if isinstance(item, Node) else None
+        told = next(it) if live_old else None
+        titem = next(it) if live_item else None
         k = np.shape(ts[0])[0]
         dtype = np.result_type(*[t for t in (told, titem) if t is not None])
         new = np.zeros((k, self.size), dtype) if told is None else \
