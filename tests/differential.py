@@ -44,6 +44,7 @@ well-conditioned programs is far below that, and real bugs are O(1).
 
 from __future__ import annotations
 
+import dis
 import os
 import re
 import signal
@@ -65,6 +66,8 @@ NOISE = 64 * EPS
 #: ``|D(2h) - D(h)|`` above this fraction of the scale means a kink in the stencil
 UNRELIABLE = 1e-5
 CS_STEP = 1e-20
+#: second-difference step for Hessian references (rounding grows like 1/h^2)
+HESS_STEP = 1e-3
 STATUSES = ("pass", "refused", "disagree", "crash", "skip", "n/a")
 
 
@@ -202,7 +205,8 @@ class References:
         return self._memo(("grad", which), compute)
 
     def hess(self, which: int):
-        """(H, tol): differences of a reference gradient (complex step when analytic)."""
+        """(H, tol): central differences of the complex-step gradient when analytic, else
+        Richardson second differences (:func:`_second_differences`)."""
         def compute():
             g = self.scalarise(self.f)
             x = self.xs[which]
@@ -210,13 +214,49 @@ class References:
                 def grad(z):
                     return _complex_step(g, z)
                 return _richardson(grad, x, lambda gmax: NOISE * (1.0 + gmax))
-
-            def grad(z):
-                return _richardson(g, z, lambda fmax: NOISE * (1.0 + fmax))[0]
-            gmax_f = float(np.max(np.abs(np.asarray(g(x.copy())))))
-            inner_noise = 4 * NOISE * (1.0 + 2 * gmax_f) / FD_STEP
-            return _richardson(grad, x, lambda gmax: inner_noise, h0=2.5 * FD_STEP)
+            return _second_differences(g, x)
         return self._memo(("hess", which), compute)
+
+
+def _second_differences(g: Callable, x: np.ndarray, h0: float = HESS_STEP):
+    """(H, tol) of scalar g at x by Richardson-extrapolated second differences.
+
+    ``D_ij(h) = [g(x + h_i e_i + h_j e_j) - g(x + h_i e_i - h_j e_j)
+    - g(x - h_i e_i + h_j e_j) + g(x - h_i e_i - h_j e_j)] / (4 h_i h_j)`` (for i = j the
+    usual 3-point formula with step 2h) is ``H_ij + c h^2 + O(h^4)``; as for first
+    derivatives ``R = (4 D(h) - D(2h)) / 3`` and ``|D(2h) - D(h)|`` bounds its truncation
+    error.  Rounding: four values with error delta give at most ``delta / h^2`` in D(h)
+    and about ``1.4 delta / h^2`` in R; we allow ``4 delta / h^2``.  n(n+1)/2 pairs, 8
+    evaluations each.
+    """
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    steps = h0 * np.maximum(1.0, np.abs(x.ravel()))
+    g0 = float(np.asarray(g(x.copy())))
+    gmax = abs(g0)
+    hess, tol = np.zeros((n, n)), np.zeros((n, n))
+    unit = np.eye(n)
+
+    def d(i, j, k):
+        nonlocal gmax
+        hi, hj = k * steps[i], k * steps[j]
+        vals = []
+        for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+            z = x + (si * hi * unit[i] + sj * hj * unit[j]).reshape(x.shape)
+            vals.append(float(np.asarray(g(z))))
+        gmax = max(gmax, *(abs(v) for v in vals))
+        return (vals[0] - vals[1] - vals[2] + vals[3]) / (4 * hi * hj)
+
+    for i in range(n):
+        for j in range(i, n):
+            d1, d2 = d(i, j, 1), d(i, j, 2)
+            hess[i, j] = hess[j, i] = (4 * d1 - d2) / 3
+            tol[i, j] = tol[j, i] = abs(d2 - d1) + 4 * NOISE * (1.0 + gmax) / (steps[i] * steps[j])
+    scale = 1.0 + float(np.max(np.abs(hess), initial=0.0))
+    if np.any(tol > UNRELIABLE * 10 * scale + 4 * NOISE * (1.0 + gmax) / np.outer(steps, steps)):
+        raise NoReference("second differences disagree between steps h and 2h: a kink or "
+                          "a jump inside the stencil")
+    return hess.reshape(x.shape * 2), tol.reshape(x.shape * 2)
 
 
 # ------------------------------------------------------------------ comparisons
@@ -532,7 +572,9 @@ def _dd_dir(dd) -> str:
 
 def classify(exc: BaseException, dd) -> str:
     """"refused" for a TypeError/ValueError raised by a ``raise`` statement in dualdiff
-    (or NumPy's documented "setting an array element with a sequence"), else "crash".
+    (the instruction that raised is RAISE_VARARGS in a dualdiff frame), or NumPy's
+    documented "setting an array element with a sequence"; else "crash" (e.g. NumPy's
+    own TypeError from a call dualdiff made with arguments it should not have).
 
     >>> import dualdiff as dd
     >>> try:
@@ -552,13 +594,11 @@ def classify(exc: BaseException, dd) -> str:
         tb = tb.tb_next
     if last is None:
         return "crash"
-    fname = last.tb_frame.f_code.co_filename
-    if not os.path.abspath(fname).startswith(_dd_dir(dd) + os.sep):
+    code = last.tb_frame.f_code
+    if not os.path.abspath(code.co_filename).startswith(_dd_dir(dd) + os.sep):
         return "crash"
-    import linecache
-    lines = [linecache.getline(fname, k) for k in range(max(1, last.tb_lineno - 3),
-                                                         last.tb_lineno + 1)]
-    return "refused" if any(ln.lstrip().startswith("raise") for ln in lines) else "crash"
+    ops = {i.offset: i.opname for i in dis.get_instructions(code)}
+    return "refused" if ops.get(last.tb_lasti) == "RAISE_VARARGS" else "crash"
 
 
 def _alarm(seconds: float | None):

@@ -789,6 +789,8 @@ def gen_nested(b: Builder):
             zvec = b.pick([f"x[:{k}]", f"np.sin(x[-{k}:])", f"x[:{k}] ** 2 + {b.const()}",
                            f"x[::-1][:{k}] * 1.0"])
             mode = b.pick(["", ", mode='forward'", ", mode='reverse'"])
+            if r >= 0.4 and r < 0.8 and b.chance(0.2):
+                mode += ", chunk=1"
 
             def inner_expr(zname="z", shape=(k,)):
                 xs = [f"x[{i}:{i + k}]" for i in range(n - k + 1)] if shape else []
@@ -811,10 +813,19 @@ def gen_nested(b: Builder):
                 i, j = int(b.rng.integers(k)), int(b.rng.integers(n))
                 sl = b.pick([":", "1:", "::2"])
                 fn = b.name("inner")
+                body = b.pick([
+                    f"    out[{i}] = x[{j}] * z[{(i + 1) % k}]\n"
+                    f"    out[{sl}] += ({inner_expr()})[{sl}]\n",
+                    f"    v = out[{sl}]\n"  # a view of the inner array, written through
+                    f"    v *= x[{j}] + z[{sl}]\n"
+                    f"    out[{i}] += {inner_expr()}[{(i + 1) % k}]\n",
+                    f"    out[[{i}, {i}]] = [x[{j}] * z[0], np.sin(z[-1])]\n",
+                    f"    out = out + np.linalg.solve({k}.0 * np.eye({k}) + 0.2 * "
+                    f"np.outer(np.sin(x[:{k}] * 1.0), z), z)\n" if n >= k else
+                    f"    out[{i}] = x[{j}] * z[{(i + 1) % k}]\n"])
                 code = (f"def {fn}(z):\n"
                         f"    out = {b.pick(['np.zeros_like(z)', 'z * 1.0', 'np.cos(z)'])}\n"
-                        f"    out[{i}] = x[{j}] * z[{(i + 1) % k}]\n"
-                        f"    out[{sl}] += ({inner_expr()})[{sl}]\n"
+                        f"{body}"
                         f"    return out\n"
                         f"{name} = dd.jacobian({fn}, {zvec}{mode})")
             elif r < 0.9:
