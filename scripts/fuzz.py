@@ -208,12 +208,15 @@ def report(out: dict, args) -> int:
             g["classes"][cls] += 1
             g.setdefault("fallback", payload.get("source"))
         pc["programs with a disagreement"] += "disagree" in statuses
+        pc["other"] += any(st == "disagree" and name != "repeat_auto"
+                           for name, (st, _) in payload["outcomes"].items())
         pc["programs with a crash"] += "crash" in statuses
         pc["programs all pass/n/a"] += statuses <= {"pass", "n/a"}
     cols = ["programs", "pass", "refused", "disagree", "crash", "skip",
-            "programs with a disagreement", "programs with a crash", "programs all pass/n/a"]
+            "programs with a disagreement", "other", "programs with a crash",
+            "programs all pass/n/a"]
     heads = ["programs", "checks passed", "refused", "disagreements", "crashes", "skipped",
-             "progs w/ disagree", "progs w/ crash", "progs clean"]
+             "progs w/ disagree", "(not repeat_auto)", "progs w/ crash", "progs clean"]
     print(f"\n== per class (seed {args.seed}, {sum(c['programs'] for c in per_class.values())} "
           f"programs, {out['seconds']:.0f} s) ==")
     w = max(len(c) for c in classes + ["total"])
