@@ -23,6 +23,7 @@ from .api import (
     jacobian_plan,
     jacobian_sparsity,
     jvp,
+    value_and_gradient,
     value_and_jacobian,
     value_gradient_and_hessian,
     vjp,
@@ -33,5 +34,6 @@ from .sparse import JacobianPlan
 
 __version__ = "0.2.0.dev0"
 __all__ = ["Dual", "HyperDual", "derivative", "gradient", "jacobian", "jvp", "vjp",
-           "value_and_jacobian", "hessian", "hvp", "value_gradient_and_hessian",
+           "value_and_jacobian", "value_and_gradient", "hessian", "hvp",
+           "value_gradient_and_hessian",
            "jacobian_sparsity", "jacobian_plan", "JacobianPlan", "__version__"]

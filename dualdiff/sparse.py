@@ -27,8 +27,9 @@ import scipy.sparse as sp
 from . import coloring
 from .core import new_tag, recording
 from .dual import Dual
+from .pytrees import Problem
 from .reverse import Recording
-from .seeding import as_input, check_mode, default_chunk, fresh, unpack
+from .seeding import check_mode, default_chunk, fresh, unpack
 from .tracer import Tracer
 
 Function = Callable[..., Any]
@@ -48,12 +49,12 @@ class Discretes(list):
             for (a, b), (c, d) in zip(self, other))
 
 
-def detect(f, x, args=()):
+def detect(f, x, args=None):
     """``(value, pattern, discretes)`` of f at x: the pattern (m, n) as a boolean
-    csr_array and the discrete results it rests on."""
+    csr_array and the discrete results it rests on (``f(x, args)`` when args is given)."""
     t = Tracer.seed(x)
     with recording(Discretes()) as seen:
-        y = f(t, *args)
+        y = f(t) if args is None else f(t, args)
     value, (pattern,) = unpack(y, t)
     pattern = sp.csr_array(pattern, dtype=bool)
     pattern.sort_indices()
@@ -79,8 +80,9 @@ def _parse(sparsity, m: int | None, n: int):
 class JacobianPlan:
     """A sparse Jacobian prepared once (pattern and colouring), called at many x.
 
-    ``plan(x, *args)`` returns the csr_array ``J(x)`` (m, n) of ``f(x, *args)``
-    with exactly the pattern's nonzeros.  Suits Newton loops,
+    ``plan(x, *args)`` returns the csr_array ``J(x)`` (m, n) of ``f(x, *args, **kwargs)``
+    with exactly the pattern's nonzeros (x of x0's structure; a structured x or f(x) is
+    flattened, see :mod:`dualdiff.pytrees`).  Suits Newton loops,
     ``least_squares(jac=plan)`` and ``solve_ivp(jac=lambda t, y: plan(y, t))``.
 
     Attributes: ``pattern``, ``colors``, ``ncolors``, ``mode`` ("forward" or
@@ -96,9 +98,10 @@ class JacobianPlan:
     """
 
     def __init__(self, f: Function, x0, sparsity="auto", mode: str = "auto",
-                 args: tuple = ()):
-        self.f, self.args = f, tuple(args)
-        x0 = as_input(x0)
+                 args: tuple = (), kwargs=None):
+        self._problem = problem = Problem(f, x0, args, kwargs)
+        self.f, self.args = problem.call, problem.args
+        x0 = problem.x
         self.in_shape, self.n = x0.shape, x0.size
         self.detections, self.calls = 0, 0
         self._seen = None
@@ -141,7 +144,7 @@ class JacobianPlan:
         self._seeds = self._make_seeds() if self.mode == "forward" else None
 
     def __call__(self, x, *args) -> sp.csr_array:
-        x = as_input(x)
+        x = self._problem.ravel(x)
         if x.shape != self.in_shape:
             raise ValueError(f"plan made for x of shape {self.in_shape}, got {x.shape}")
         args = args or self.args
@@ -185,7 +188,7 @@ class JacobianPlan:
             k = seed.shape[0]
             # copies: f may write into x (and so into its tangent) in place
             xin = Dual._make(fresh(x), (seed.copy(),), new_tag())
-            _, (t,) = unpack(self.f(xin, *args), xin)
+            _, (t,) = unpack(self.f(xin, args), xin)
             if np.size(t) != k * self.m:
                 raise ValueError(f"f returned {np.size(t) // k} values at this x; the plan's "
                                  f"pattern has {self.m} rows. Make a new plan.")
@@ -194,7 +197,7 @@ class JacobianPlan:
 
     def _reverse(self, x, args):
         """(ncolors, n): one cotangent per row colour, one reverse sweep."""
-        rec = Recording(lambda z: self.f(z, *args), x)
+        rec = Recording(lambda z: self.f(z, args), x)
         if math.prod(rec.y_shape) != self.m:
             raise ValueError(f"f returned {math.prod(rec.y_shape)} values at this x; the "
                              f"plan's pattern has {self.m} rows. Make a new plan.")
