@@ -529,17 +529,43 @@ def lift(x):
     return x
 
 
-def operand(x):
+#: the NumPy scalar types (real, complex) a Python number takes beside a carrier of lower
+#: than double precision, by the dtype's character: NEP 50 (a Python number adopts the
+#: array's precision), so float32 code stays float32 in value and derivative
+_WEAK = {"e": (np.float16, np.complex64), "f": (np.float32, np.complex64),
+         "F": (np.float32, np.complex64)}
+#: ufuncs whose Python-int operands stay integers (an integer loop, as NumPy picks)
+_INT_OPERAND = {np.ldexp}
+
+
+def weak_types(owner):
+    """``(real, complex)`` scalar types for Python numbers used with ``owner`` (a
+    carrier), or None for double precision (they become float64 / complex128).
+
+    >>> from dualdiff import Dual
+    >>> weak_types(Dual(np.float32(1.0), 1.0)), weak_types(Dual(1.0, 1.0))
+    ((<class 'numpy.float32'>, <class 'numpy.complex64'>), None)
+    """
+    v = owner.value
+    while isinstance(v, Carrier):
+        v = v.value
+    dt = getattr(v, "dtype", None)
+    return None if dt is None else _WEAK.get(dt.char)
+
+
+def operand(x, weak=None):
     """An operand as the rules expect it: sequences lifted or made arrays, Python
     numbers as NumPy scalars (``1.0 / y`` at y = 0 gives inf like NumPy, not
-    ZeroDivisionError)."""
+    ZeroDivisionError) of the carriers' precision (``weak``, see :func:`weak_types`)."""
     t = type(x)
     if t is float:
-        return np.float64(x)
+        return np.float64(x) if weak is None else weak[0](x)
     if t is int:
+        if weak is not None:
+            return weak[0](x)
         return np.int64(x) if -2**63 <= x < 2**63 else np.float64(x)
     if t is complex:
-        return np.complex128(x)
+        return np.complex128(x) if weak is None else weak[1](x)
     if t is list or t is tuple or (t is np.ndarray and x.dtype == object):
         x = lift(x)
         return np.asarray(x) if isinstance(x, (list, tuple)) else x
@@ -736,6 +762,37 @@ def evaluate(ufunc, values):
     return ufunc(*values)
 
 
+def narrow(partials, z):
+    """Partials (a list or a dict of them) cast to the precision of the value z when z is
+    of lower than double precision: a row that computes in float64 (a Python-float
+    constant array, a SciPy function with double loops only) still gives float32
+    derivatives of a float32 value, as the value's own dtype says.
+
+    >>> narrow([np.ones(2), None, 2.0], np.float32(1.0))[0].dtype
+    dtype('float32')
+    """
+    if type(z) is np.float64:
+        return partials
+    char = getattr(z, "dtype", np.dtype(float)).char
+    if char not in _WEAK:
+        return partials
+    real, cplx = _WEAK[char]
+
+    def cast(f):
+        dt = getattr(f, "dtype", None)
+        if dt is None:
+            return f
+        if dt.char in "dg":
+            return f.astype(real)
+        if dt.char in "DG":
+            return f.astype(cplx)
+        return f
+
+    if isinstance(partials, dict):
+        return {k: cast(f) for k, f in partials.items()}
+    return [cast(f) for f in partials]
+
+
 def first_partials(ufunc, values, z, live, x=None):
     """The first partials of ``ufunc`` at ``values`` (result z) for the live arguments:
     a number or array, or None for a structural zero.  ``x`` is the carrier itself
@@ -763,7 +820,7 @@ def first_partials(ufunc, values, z, live, x=None):
             out.append(None)
         else:
             out.append(float(e))
-    return out
+    return narrow(out, z)
 
 
 def second_partials(ufunc, values, z, first, live):
@@ -776,12 +833,12 @@ def second_partials(ufunc, values, z, first, live):
         e = row[1]
         if not live[0] or (not callable(e) and e == 0):
             return {}
-        return {(0, 0): e(values[0], z, first[0]) if callable(e) else float(e)}
+        return narrow({(0, 0): e(values[0], z, first[0]) if callable(e) else float(e)}, z)
     out = {}
     for (i, j), e in zip(((0, 0), (0, 1), (1, 1)), rules.BINARY[ufunc][1]):
         if live[i] and live[j] and (callable(e) or e != 0):
             out[(i, j)] = e(values[0], values[1], z) if callable(e) else float(e)
-    return out
+    return narrow(out, z)
 
 
 def apply_ufunc(ufunc, inputs):
@@ -801,8 +858,9 @@ def apply_ufunc(ufunc, inputs):
             f"dualdiff cannot differentiate {public_name(ufunc)}: "
             f"{REFUSED.get(ufunc, 'it has no derivative rule')}. Apply it to .value if "
             f"no derivative is needed, or add a rule with dd.rule.")
-    inputs = tuple(x if isinstance(x, Carrier) else operand(x) for x in inputs)
     owner = find_owner(inputs)
+    weak = weak_types(owner) if ufunc not in _INT_OPERAND else None
+    inputs = tuple(x if isinstance(x, Carrier) else operand(x, weak) for x in inputs)
     cls, tag = type(owner), owner.tag
     sp = [split(x, cls, tag) for x in inputs]
     values = tuple(v for v, _ in sp)

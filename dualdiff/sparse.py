@@ -125,7 +125,7 @@ class JacobianPlan:
         self.detections += 1
 
     def _choose(self, mode, groups=None):
-        p = self.pattern
+        p, dtype = self.pattern, self._problem.x.dtype
         self.colors = groups if groups is not None else coloring.column_coloring(p)
         ncol = int(self.colors.max(initial=-1) + 1)
         self.mode = "forward"
@@ -141,7 +141,7 @@ class JacobianPlan:
             self._read = self.colors[p.indices] * self.m + rows_of
         else:
             self._read = self.colors[rows_of] * self.n + p.indices
-        self._seeds = self._make_seeds() if self.mode == "forward" else None
+        self._seeds = self._make_seeds(dtype) if self.mode == "forward" else None
 
     def __call__(self, x, *args) -> sp.csr_array:
         x = self._problem.ravel(x)
@@ -166,14 +166,14 @@ class JacobianPlan:
     def _compressed(self, x, args):
         return self._forward(x, args) if self.mode == "forward" else self._reverse(x, args)
 
-    def _make_seeds(self):
+    def _make_seeds(self, dtype):
         """One (k,) + x.shape seed block per chunk of colours (memory-bounded)."""
         c, n = self.ncolors, self.n
         step = max(1, min(c, default_chunk(n, self.m)))
         seeds = []
         for start in range(0, c, step):
             k = min(step, c - start)
-            seed = np.zeros((k, n))
+            seed = np.zeros((k, n), dtype)
             sel = (self.colors >= start) & (self.colors < start + k)
             seed[self.colors[sel] - start, np.flatnonzero(sel)] = 1.0
             seeds.append(seed.reshape((k,) + self.in_shape))
@@ -182,7 +182,7 @@ class JacobianPlan:
     def _forward(self, x, args):
         """(ncolors, m): J times one seed per colour, in as few passes as memory allows."""
         if self.ncolors == 0:
-            return np.zeros((0, self.m))
+            return np.zeros((0, self.m), x.dtype)
         out = []
         for seed in self._seeds:
             k = seed.shape[0]
