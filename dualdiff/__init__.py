@@ -31,9 +31,12 @@ from .api import (
 from .dual import Dual
 from .hyperdual import HyperDual
 from .sparse import JacobianPlan
+from .user_rules import primitive_rule as primitive
+from .user_rules import rule
 
 __version__ = "0.2.0.dev0"
 __all__ = ["Dual", "HyperDual", "derivative", "gradient", "jacobian", "jvp", "vjp",
            "value_and_jacobian", "value_and_gradient", "hessian", "hvp",
            "value_gradient_and_hessian",
-           "jacobian_sparsity", "jacobian_plan", "JacobianPlan", "__version__"]
+           "jacobian_sparsity", "jacobian_plan", "JacobianPlan", "rule", "primitive",
+           "__version__"]

@@ -80,7 +80,17 @@ def public_name(func) -> str:
 
     >>> public_name(np.linalg.solve), public_name(np.sin)
     ('np.linalg.solve', 'np.sin')
+    >>> public_name(np.frompyfunc(abs, 1, 1))
+    'abs'
     """
+    label = getattr(func, "_dualdiff_name", None)  # a user rule's own name
+    if label is not None:
+        return label
+    mod = getattr(func, "__module__", None) or ""
+    if mod and not mod.startswith(("numpy", "scipy", "dualdiff")):  # the user's function
+        return getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+    if isinstance(func, np.ufunc) and func.__name__.endswith(" (vectorized)"):  # frompyfunc
+        return func.__name__[:-len(" (vectorized)")]
     if isinstance(func, np.ufunc) or hasattr(func, "__wrapped__"):
         return rules_special.special_name(func)
     name = getattr(func, "__name__", repr(func))
