@@ -46,7 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import rules
-from .core import HANDLED, Carrier, apply_ufunc, find_owner, new_tag, primitive, primal
+from .core import HANDLED, Carrier, apply_ufunc, find_owner, new_tag, primal, primitive
 from .dual import Dual
 from .primitives import Primitive
 
