@@ -12,6 +12,7 @@ from . import polynomials as _polynomials  # noqa: F401
 from . import products as _products  # noqa: F401
 from . import reductions as _reductions  # noqa: F401
 from . import registry as _registry  # noqa: F401
+from . import scipy as _scipy  # noqa: F401  (SciPy's names with derivatives; errors name them)
 from . import shape as _shape  # noqa: F401
 from . import statistics as _statistics  # noqa: F401
 from .api import (

@@ -33,8 +33,10 @@ from __future__ import annotations
 import contextvars
 import itertools
 import math
+import sys
 
 import numpy as np
+import scipy.sparse as _sparse
 
 from . import rules, rules_special
 from .arrays import loud, quiet
@@ -244,11 +246,22 @@ class Carrier:
 
     def __array__(self, dtype=None, copy=None):
         # np.array([d1, d2]) of scalar carriers builds an object array that lift()
-        # stacks; any conversion to a numeric array would drop the derivative.
-        if (dtype is None or np.dtype(dtype) == object) and self.ndim == 0:
+        # stacks; any conversion to a numeric array would drop the derivative.  SciPy's
+        # sparse matmul (A @ x, A.dot(x), spmatrix A * x) gets the same opaque object, so
+        # it returns NotImplemented and Python asks x (sparse_operators applies A).
+        if (dtype is None or np.dtype(dtype) == object) and (
+                self.ndim == 0 or _from_sparse_matmul(sys._getframe(1))):
             wrapped = np.empty((), dtype=object)
             wrapped[()] = self
             return wrapped
+        scipy_name, twin = _scipy_caller(sys._getframe(1))
+        if scipy_name is not None:
+            raise TypeError(
+                f"{scipy_name} cannot take a {self._label}: SciPy converts its inputs with "
+                f"np.asarray, which would drop the derivative. "
+                + (f"Call {twin} (same signature) instead." if twin else
+                   "Apply it to .value if no derivative is needed, or register it with "
+                   "dd.primitive."))
         raise TypeError(
             f"cannot convert a {self._label} of shape {self.shape} to a plain numeric "
             f"array (np.asarray/np.array, or writing it into a float ndarray): the "
@@ -379,6 +392,41 @@ class Carrier:
 
     def __deepcopy__(self, memo):
         return self.copy()
+
+
+def _from_sparse_matmul(frame) -> bool:
+    """Whether the conversion was asked by scipy.sparse's matmul dispatch."""
+    return frame is not None and frame.f_code.co_name == "_matmul_dispatch" and \
+        frame.f_globals.get("__name__", "").startswith("scipy.sparse")
+
+
+def _scipy_caller(frame):
+    """``(public name, dualdiff twin or None)`` of the SciPy function (the outermost SciPy
+    frame below user code) that asked for a conversion, or (None, None)."""
+    found = None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("scipy."):
+            owner = frame.f_locals.get("self") if "self" in frame.f_code.co_varnames else None
+            found = (module, frame.f_code.co_name, None if owner is None else
+                     type(owner).__name__)
+        elif found is not None:
+            break
+        frame = frame.f_back
+    if found is None:
+        return None, None
+    module, name, cls = found
+    if cls is not None:  # a method: csr_array.multiply
+        return f"{cls}.{name}", None
+    parts = []
+    for p in module.split("."):
+        if p.startswith("_"):
+            break
+        parts.append(p)
+    public = ".".join(parts)
+    mirror = sys.modules.get("dualdiff." + public)  # dualdiff.scipy.<...>, when loaded
+    twin = f"dualdiff.{public}.{name}" if callable(getattr(mirror, name, None)) else None
+    return f"{public}.{name}", twin
 
 
 def _method(func):
@@ -579,7 +627,27 @@ def operand(x, weak=None):
     if t is list or t is tuple or (t is np.ndarray and x.dtype == object):
         x = lift(x)
         return np.asarray(x) if isinstance(x, (list, tuple)) else x
+    if t is not np.ndarray and isinstance(x, _sparse.sparray | _sparse.spmatrix):
+        raise SparseOperand
     return x
+
+
+class SparseOperand(Exception):
+    """A scipy.sparse operand met in a ufunc (apply_ufunc hands it to the matmul rules)."""
+
+
+def _sparse_ufunc(ufunc, inputs):
+    """A ufunc with a scipy.sparse operand: ``spmatrix * x`` is a matrix product (as in
+    SciPy); anything else would densify A or lose the derivative and is refused."""
+    spm = next(x for x in inputs if isinstance(x, _sparse.sparray | _sparse.spmatrix))
+    other = [x for x in inputs if x is not spm]
+    if ufunc is np.multiply and isinstance(spm, _sparse.spmatrix) and len(other) == 1 and \
+            np.ndim(other[0]) >= 1:
+        return HANDLED[np.matmul](*inputs)
+    raise TypeError(
+        f"{public_name(ufunc)} of a scipy.sparse {type(spm).__name__} and a dualdiff array "
+        f"is not supported: dualdiff applies scipy.sparse matrices as linear maps (A @ x, "
+        f"x @ A, A.dot(x), and A * x for spmatrix); write A.toarray() for a dense operand.")
 
 
 def refresh(x) -> None:
@@ -870,7 +938,10 @@ def apply_ufunc(ufunc, inputs):
             f"no derivative is needed, or add a rule with dd.rule.")
     owner = find_owner(inputs)
     weak = weak_types(owner) if ufunc not in _INT_OPERAND else None
-    inputs = tuple(x if isinstance(x, Carrier) else operand(x, weak) for x in inputs)
+    try:
+        inputs = tuple(x if isinstance(x, Carrier) else operand(x, weak) for x in inputs)
+    except SparseOperand:
+        return _sparse_ufunc(ufunc, inputs)
     cls, tag = type(owner), owner.tag
     sp = [split(x, cls, tag) for x in inputs]
     values = tuple(v for v, _ in sp)
