@@ -513,8 +513,10 @@ def find_owner(objs) -> Carrier | None:
                 best = o
             elif o.tag == best.tag and type(o) is not type(best):
                 raise TypeError(
-                    f"cannot mix a {type(o).__name__} and a {type(best).__name__} of the "
-                    f"same tag {o.tag}; give them different tags or one type.")
+                    f"cannot combine a dd.{type(o).__name__} and a dd.{type(best).__name__} "
+                    f"made with the same tag={o.tag}: they would be taken as one derivative "
+                    f"pass. Give one of them another tag= (each nested derivative its own), "
+                    f"or use one number type.")
         elif isinstance(o, (list, tuple)):
             inner = find_owner(o)
             if inner is not None and (best is None or inner.tag > best.tag):
@@ -1217,9 +1219,10 @@ def setitem(x, index, item) -> None:
     owner = find_owner((x, item))
     if owner.tag > x.tag or type(owner) is not type(x):
         raise TypeError(
-            f"cannot store a value carrying an inner derivative pass (tag {owner.tag}) into "
-            f"a {x._label} of an outer pass (tag {x.tag}): build this array inside the "
-            f"inner function (np.zeros_like on a value of the inner pass, or np.stack).")
+            f"cannot store a value of an inner derivative (one taken inside this one, e.g. "
+            f"by a dd.gradient called within f) into an array made outside it: the array "
+            f"cannot hold the inner derivative. Build the array inside the inner function "
+            f"(np.zeros_like of one of its values, or np.stack).")
     if not isinstance(innermost(x), np.ndarray):
         raise TypeError(f"'{type(innermost(x)).__name__}' object does not support item "
                         f"assignment (a scalar, as in NumPy)")

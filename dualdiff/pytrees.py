@@ -341,6 +341,15 @@ def _strip_ours(tree, start: int):
 
 # -- the problem in flat form -------------------------------------------------------------
 
+#: NumPy's message when an array element is assigned something it reads as a sequence
+_SEQUENCE = "setting an array element with a sequence"
+
+
+class ArrayWriteError(ValueError):
+    """NumPy's "setting an array element with a sequence" raised inside f, with the fix
+    (NumPy checks for a sequence before a dualdiff value can answer)."""
+
+
 class Problem:
     """``f(x, *args, **kwargs)`` as a function ``fn`` of one array ``x`` (see the module
     docstring), and the maps from flat results back to the user's structures.
@@ -390,7 +399,7 @@ class Problem:
         tree = z if self.inp is None else self.inp.unravel(z)
         args = self.args if args is None else args
         if self.positional is None:
-            y = self.f(tree, *args, **self.kwargs)
+            pos = [tree]
         else:
             pos = list(self.positional)
             if isinstance(self.argnums, tuple):
@@ -398,7 +407,16 @@ class Problem:
                     pos[i] = t
             else:
                 pos[self.argnums] = tree
+        try:
             y = self.f(*pos, *args, **self.kwargs)
+        except ValueError as e:
+            if type(e) is ValueError and _SEQUENCE in str(e):
+                raise ArrayWriteError(
+                    f"{e} Inside f, a dualdiff value was probably written into a plain "
+                    f"NumPy array (out = np.zeros(n); out[i] = ...), which cannot hold its "
+                    f"derivative: create the array with np.zeros_like(x) or np.zeros(n, "
+                    f"like=x).") from e
+            raise
         if self.has_aux:
             if not (isinstance(y, (tuple, list)) and len(y) == 2):
                 raise TypeError(f"has_aux=True: f must return a pair (output, aux); it "
@@ -513,5 +531,5 @@ def _leaf_input(leaf):
     return as_input(leaf)
 
 
-__all__ = ["Problem", "Layout", "TreeDef", "flatten", "unflatten", "is_structure",
+__all__ = ["Problem", "ArrayWriteError", "Layout", "TreeDef", "flatten", "unflatten", "is_structure",
            "check_args", "check_kwargs"]
