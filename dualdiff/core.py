@@ -1219,10 +1219,10 @@ def setitem(x, index, item) -> None:
     owner = find_owner((x, item))
     if owner.tag > x.tag or type(owner) is not type(x):
         raise TypeError(
-            f"cannot store a value of an inner derivative (one taken inside this one, e.g. "
-            f"by a dd.gradient called within f) into an array made outside it: the array "
-            f"cannot hold the inner derivative. Build the array inside the inner function "
-            f"(np.zeros_like of one of its values, or np.stack).")
+            "cannot store a value of an inner derivative (one taken inside this one, e.g. "
+            "by a dd.gradient called within f) into an array made outside it: the array "
+            "cannot hold the inner derivative. Build the array inside the inner function "
+            "(np.zeros_like of one of its values, or np.stack).")
     if not isinstance(innermost(x), np.ndarray):
         raise TypeError(f"'{type(innermost(x)).__name__}' object does not support item "
                         f"assignment (a scalar, as in NumPy)")

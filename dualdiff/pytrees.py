@@ -531,5 +531,5 @@ def _leaf_input(leaf):
     return as_input(leaf)
 
 
-__all__ = ["Problem", "ArrayWriteError", "Layout", "TreeDef", "flatten", "unflatten", "is_structure",
-           "check_args", "check_kwargs"]
+__all__ = ["Problem", "ArrayWriteError", "Layout", "TreeDef", "flatten", "unflatten",
+           "is_structure", "check_args", "check_kwargs"]

@@ -73,8 +73,8 @@ def _trans(trans) -> bool:
 def _one_matrix(name, a):
     if np.ndim(a) != 2 or np.shape(a)[0] != np.shape(a)[1]:
         raise ValueError(
-            f"dualdiff.scipy.linalg.{name}: a square 2-D matrix is needed for dualdiff arrays, got shape "
-            f"{np.shape(a)}; SciPy's batched result for this function is a structure per "
+            f"dualdiff.scipy.linalg.{name}: a square 2-D matrix is needed for dualdiff arrays, "
+            f"got shape {np.shape(a)}; SciPy's batched result for this function is a structure per "
             f"matrix, so loop over the matrices.")
 
 
