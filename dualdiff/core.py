@@ -258,7 +258,7 @@ class Carrier:
         if scipy_name is not None:
             raise TypeError(
                 f"{scipy_name} cannot take a {self._label}: SciPy converts its inputs with "
-                f"np.asarray, which would drop the derivative. "
+                f"np.asarray, and the derivative would be lost. "
                 + (f"Call {twin} (same signature) instead." if twin else
                    "Apply it to .value if no derivative is needed, or register it with "
                    "dd.primitive."))
