@@ -90,7 +90,7 @@ def public_name(func) -> str:
         return label
     mod = getattr(func, "__module__", None) or ""
     if mod and not mod.startswith(("numpy", "scipy", "dualdiff")):  # the user's function
-        return getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+        return getattr(func, "__name__", None) or repr(func)
     if isinstance(func, np.ufunc) and func.__name__.endswith(" (vectorized)"):  # frompyfunc
         return func.__name__[:-len(" (vectorized)")]
     if isinstance(func, np.ufunc) or hasattr(func, "__wrapped__"):
@@ -249,19 +249,19 @@ class Carrier:
         # stacks; any conversion to a numeric array would drop the derivative.  SciPy's
         # sparse matmul (A @ x, A.dot(x), spmatrix A * x) gets the same opaque object, so
         # it returns NotImplemented and Python asks x (sparse_operators applies A).
-        if (dtype is None or np.dtype(dtype) == object) and (
-                self.ndim == 0 or _from_sparse_matmul(sys._getframe(1))):
-            wrapped = np.empty((), dtype=object)
-            wrapped[()] = self
-            return wrapped
-        scipy_name, twin = _scipy_caller(sys._getframe(1))
+        if dtype is None or np.dtype(dtype) == object:
+            asked = _sparse_asks(sys._getframe(1))
+            if self.ndim == 0 or asked == "defer":
+                wrapped = np.empty((), dtype=object)
+                wrapped[()] = self
+                return wrapped
+            if asked == "probe":  # coo's dot only reads ndim and dtype, then uses x itself
+                return np.empty((0,) * self.ndim)
+        scipy_name, fix = _scipy_caller(sys._getframe(1))
         if scipy_name is not None:
             raise TypeError(
                 f"{scipy_name} cannot take a {self._label}: SciPy converts its inputs with "
-                f"np.asarray, and the derivative would be lost. "
-                + (f"Call {twin} (same signature) instead." if twin else
-                   "Apply it to .value if no derivative is needed, or register it with "
-                   "dd.primitive."))
+                f"np.asarray, and the derivative would be lost. {fix}")
         raise TypeError(
             f"cannot convert a {self._label} of shape {self.shape} to a plain numeric "
             f"array (np.asarray/np.array, or writing it into a float ndarray): the "
@@ -394,15 +394,19 @@ class Carrier:
         return self.copy()
 
 
-def _from_sparse_matmul(frame) -> bool:
-    """Whether the conversion was asked by scipy.sparse's matmul dispatch."""
-    return frame is not None and frame.f_code.co_name == "_matmul_dispatch" and \
-        frame.f_globals.get("__name__", "").startswith("scipy.sparse")
+def _sparse_asks(frame) -> str | None:
+    """How scipy.sparse asked for the conversion: "defer" from its matmul dispatch (an
+    opaque object makes it return NotImplemented, so Python asks the dualdiff array),
+    "probe" from coo's dot (which reads only ndim and dtype of the result), else None."""
+    if frame is None or not frame.f_globals.get("__name__", "").startswith("scipy.sparse._"):
+        return None
+    name = frame.f_code.co_name
+    return "defer" if name == "_matmul_dispatch" else "probe" if name == "dot" else None
 
 
 def _scipy_caller(frame):
-    """``(public name, dualdiff twin or None)`` of the SciPy function (the outermost SciPy
-    frame below user code) that asked for a conversion, or (None, None)."""
+    """``(public name, the fix)`` of the SciPy function (the outermost SciPy frame below
+    user code) that asked for a conversion, or (None, None)."""
     found = None
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
@@ -417,7 +421,11 @@ def _scipy_caller(frame):
         return None, None
     module, name, cls = found
     if cls is not None:  # a method: csr_array.multiply
-        return f"{cls}.{name}", None
+        fix = ("dualdiff applies scipy.sparse matrices as linear maps only (A @ x, x @ A, "
+               "A.dot(x), and A * x for spmatrix); write A.toarray() for a dense operand."
+               if module.startswith("scipy.sparse") else
+               "Apply it to .value if no derivative is needed.")
+        return f"{cls}.{name}", fix
     parts = []
     for p in module.split("."):
         if p.startswith("_"):
@@ -425,8 +433,10 @@ def _scipy_caller(frame):
         parts.append(p)
     public = ".".join(parts)
     mirror = sys.modules.get("dualdiff." + public)  # dualdiff.scipy.<...>, when loaded
-    twin = f"dualdiff.{public}.{name}" if callable(getattr(mirror, name, None)) else None
-    return f"{public}.{name}", twin
+    if callable(getattr(mirror, name, None)):
+        return f"{public}.{name}", f"Call dualdiff.{public}.{name} (same signature) instead."
+    return f"{public}.{name}", ("Apply it to .value if no derivative is needed, or register "
+                                "it with dd.primitive.")
 
 
 def _method(func):

@@ -37,7 +37,8 @@ def _apply(S, t, axis: int):
 
 
 def _pattern(A) -> sp.csr_array:
-    p = sp.csr_array(A, dtype=bool)
+    """A's nonzeros as a boolean csr_array (a copy: A's own index arrays stay as they are)."""
+    p = sp.csr_array(A).astype(bool, copy=True)
     p.eliminate_zeros()
     return p
 

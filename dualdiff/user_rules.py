@@ -46,7 +46,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import rules
-from .core import HANDLED, Carrier, apply_ufunc, find_owner, new_tag, primal, primitive
+from .core import (
+    HANDLED,
+    Carrier,
+    apply_ufunc,
+    find_owner,
+    new_tag,
+    primal,
+    primitive,
+    public_name,
+)
 from .dual import Dual
 from .primitives import Primitive
 
@@ -56,10 +65,8 @@ _REGISTERED: dict = {}
 
 
 def _name(func, name=None) -> str:
-    if name:
-        return name
-    base = getattr(func, "__name__", None) or type(func).__name__
-    return base.replace(" (vectorized)", "")
+    """How messages name a registered function: ``name=``, else as the user spells it."""
+    return name or public_name(func)
 
 
 def _numeric(out, values):
@@ -77,19 +84,22 @@ def _numeric(out, values):
     return arr[()] if arr.ndim == 0 else arr
 
 
-def _arity(fn, most: int) -> int:
-    """How many of the table's arguments a user's derivative function takes."""
+def _arity(fn, least: int, most: int) -> int:
+    """How many of the table's arguments a user's derivative function takes: its
+    required positional parameters (``least``, the function's own arguments, for a ufunc
+    or a ``*args`` function)."""
     nin = getattr(fn, "nin", None)
     if isinstance(nin, int):
         return nin
     try:
-        params = inspect.signature(fn).parameters.values()
+        params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        return most
+        return least
     if any(p.kind == p.VAR_POSITIONAL for p in params):
-        return most
-    return min(most, sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-                         and p.default is p.empty for p in params))
+        return least
+    required = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and
+                   p.default is p.empty for p in params)
+    return min(most, max(least, required))
 
 
 # -- element-wise rules ----------------------------------------------------------------------
@@ -119,14 +129,14 @@ def _missing(name: str, what: str):
     return entry
 
 
-def _table_entry(fn, most: int):
+def _table_entry(fn, least: int, most: int):
     """A user's derivative (number, or function of the first k table arguments) as a table
     entry taking all ``most`` arguments, numeric on plain values."""
     if fn is None or isinstance(fn, (int, float)) and not isinstance(fn, bool):
         return fn
     if not callable(fn):
         raise TypeError(f"a derivative must be a function or a number, got {type(fn).__name__}")
-    k = _arity(fn, most)
+    k = _arity(fn, least, most)
 
     def entry(*args):
         vals = args[:k]
@@ -168,9 +178,9 @@ def _tangent_of(y, like):
 
 
 def _unary_row(func, name, d1, d2):
-    e1 = _table_entry(d1, 2)
+    e1 = _table_entry(d1, 1, 2)
     if d2 is not None:
-        e2 = _table_entry(d2, 3)
+        e2 = _table_entry(d2, 1, 3)
         # d1 on carriers (nested derivatives): a key of its own whose derivative is f''
         d1_key = Elementwise(lambda x: e1(x, func(x)), f"{name}'", 1) if callable(e1) else None
         if d1_key is not None:
@@ -193,12 +203,12 @@ def _unary_row(func, name, d1, d2):
 def _binary_row(func, name, d1, d2):
     if not (isinstance(d1, (tuple, list)) and len(d1) == 2):
         raise TypeError(f"dd.rule({name}): a function of two arguments needs d1=(fx, fy)")
-    fx, fy = (_table_entry(e, 3) for e in d1)
+    fx, fy = (_table_entry(e, 2, 3) for e in d1)
     if d2 is not None:
         if not (isinstance(d2, (tuple, list)) and len(d2) == 3):
             raise TypeError(f"dd.rule({name}): a function of two arguments needs "
                             f"d2=(fxx, fxy, fyy)")
-        fxx, fxy, fyy = (_table_entry(e, 3) for e in d2)
+        fxx, fxy, fyy = (_table_entry(e, 2, 3) for e in d2)
         keys = []
         for e, (a, b) in ((fx, (fxx, fxy)), (fy, (fxy, fyy))):
             if not callable(e):
