@@ -97,6 +97,7 @@ def test_sparse_jacobian_and_pattern_of_structures_are_flat_in_leaf_order():
     got = plan(X1).toarray()
     a, b, c, d = X1["a"], X1["b"], X1["c"][0], X1["c"][1][0]
     assert np.allclose(got[:2, :2], b * np.eye(2)) and np.allclose(got[:2, 2], a)
+    assert np.allclose(got[2, :2], c.sum(0))
     assert np.allclose(got[2, 3:7], np.outer(np.ones(2), a).ravel())
     assert np.allclose(got[3:, 7:], np.diag(2 * d))
     with pytest.raises(ValueError, match="structure"):
