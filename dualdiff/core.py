@@ -361,8 +361,8 @@ class Carrier:
 
     def view(self, *args):
         if args:
-            raise TypeError(f"{self._label}.view(dtype) would reinterpret the derivative; "
-                            f"use .astype")
+            raise TypeError(f"x.view(dtype) of a {self._label} would reinterpret the bits of "
+                            f"its derivative; use x.astype(dtype)")
         return linear(lambda p: p.view(), self, op=lambda v: v.view())
 
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
