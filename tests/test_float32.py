@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import dualdiff as dd
-from dualdiff import core, rules
+from dualdiff import core, rules, user_rules
 
 X32 = np.array([0.3, 1.2, -0.7], np.float32)
 
@@ -81,7 +81,7 @@ def test_every_row_keeps_float32():
     core casts rows that compute in float64, e.g. SciPy functions with double loops)."""
     bad = []
     for table, nin in ((rules.UNARY, 1), (rules.BINARY, 2)):
-        for uf in list(table):
+        for uf in [k for k in table if not isinstance(k, user_rules.Elementwise)]:
             vals = (np.array([0.3, 0.6], np.float32), np.array([0.7, 2.0], np.float32))[:nin]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
