@@ -623,18 +623,22 @@ def weak_types(owner):
     return None if dt is None else _WEAK.get(dt.char)
 
 
-def operand(x, weak=None):
+def operand(x, owner=None):
     """An operand as the rules expect it: sequences lifted or made arrays, Python
     numbers as NumPy scalars (``1.0 / y`` at y = 0 gives inf like NumPy, not
-    ZeroDivisionError) of the carriers' precision (``weak``, see :func:`weak_types`)."""
+    ZeroDivisionError) of the precision of ``owner``, the carrier they meet (see
+    :func:`weak_types`; None: double precision)."""
     t = type(x)
     if t is float:
+        weak = weak_types(owner) if owner is not None else None
         return np.float64(x) if weak is None else weak[0](x)
     if t is int:
+        weak = weak_types(owner) if owner is not None else None
         if weak is not None:
             return weak[0](x)
         return np.int64(x) if -2**63 <= x < 2**63 else np.float64(x)
     if t is complex:
+        weak = weak_types(owner) if owner is not None else None
         return np.complex128(x) if weak is None else weak[1](x)
     if t is list or t is tuple or (t is np.ndarray and x.dtype == object):
         x = lift(x)
@@ -861,12 +865,14 @@ def narrow(partials, z):
     >>> narrow([np.ones(2), None, 2.0], np.float32(1.0))[0].dtype
     dtype('float32')
     """
-    if type(z) is np.float64:
+    t = type(z)
+    if t is np.float64:
         return partials
-    char = getattr(z, "dtype", np.dtype(float)).char
-    if char not in _WEAK:
+    dt = z.dtype if t is np.ndarray else getattr(z, "dtype", None)
+    low = _WEAK.get(dt.char) if dt is not None else None
+    if low is None:
         return partials
-    real, cplx = _WEAK[char]
+    real, cplx = low
 
     def cast(f):
         dt = getattr(f, "dtype", None)
@@ -949,7 +955,7 @@ def apply_ufunc(ufunc, inputs):
             f"{REFUSED.get(ufunc, 'it has no derivative rule')}. Apply it to .value if "
             f"no derivative is needed, or add a rule with dd.rule.")
     owner = find_owner(inputs)
-    weak = weak_types(owner) if ufunc not in _INT_OPERAND else None
+    weak = owner if ufunc not in _INT_OPERAND else None
     try:
         inputs = tuple(x if isinstance(x, Carrier) else operand(x, weak) for x in inputs)
     except SparseOperand:
@@ -1001,7 +1007,8 @@ def call_ufunc(ufunc, method, inputs, kwargs):
     if method == "accumulate" and ufunc in _ACCUMULATE:
         return _ACCUMULATE[ufunc](inputs[0], axis=kwargs.get("axis", 0))
     if method == "outer" and ufunc.nin == 2 and not kwargs:
-        a, b = (operand(x) for x in inputs)
+        owner = find_owner(inputs)
+        a, b = (operand(x, owner) for x in inputs)
         return ufunc(np.reshape(a, np.shape(a) + (1,) * np.ndim(b)), b)
     if method != "__call__" or kwargs:
         raise TypeError(f"{name}.{method} with {sorted(kwargs)} is not supported by "

@@ -390,7 +390,7 @@ class Problem:
             self.x = as_input(diff)
         self.out: Layout | None = None
         self.aux = None
-        self._start = new_tag()
+        self._start = new_tag() if self.has_aux else 0  # tags newer than this are ours
         self.fn = self.call
 
     # -- calling f ----------------------------------------------------------------------
