@@ -257,15 +257,25 @@ class Layout:
                                for b in blocks], axis=-1)
 
 
-def _cast_block(dtype, block):
-    """A block of a flat result back to its leaf's dtype (a real leaf's block of a complex
-    flat result is real: its imaginary part is exactly zero)."""
-    if block.dtype.kind == "c" and dtype.kind != "c" and not np.iscomplexobj(block.real):
-        block = block.real
-    target = np.result_type(dtype, block.dtype) if block.dtype.kind == "c" else dtype
+def _cast_out(dtype, block):
+    """A block of a flat output (value or derivative) back to its leaf's dtype: a real
+    leaf of a complex flat output is real (its imaginary part is exactly zero), a float32
+    leaf of a float64 flat output float32 (its values are float32 numbers)."""
     if dtype.kind not in "fc":
         return block
-    return block.astype(target, copy=False)
+    if block.dtype.kind == "c" and dtype.kind != "c":
+        block = block.real
+    return block.astype(dtype, copy=False)
+
+
+def _cast_in(dtype, block):
+    """A block of a derivative along a flat input, in its input leaf's precision (inputs
+    are real; a complex output's derivative stays complex)."""
+    if dtype.kind not in "fc":
+        return block
+    if block.dtype.kind == "c":
+        return block.astype(np.result_type(dtype, np.complex64), copy=False)
+    return block.astype(dtype, copy=False)
 
 
 # -- arguments ----------------------------------------------------------------------------
@@ -496,29 +506,29 @@ class Problem:
         """f's flat output (value or one tangent) in f's structure."""
         if self.out is None:
             return y
-        return self.out.split(y, 0, _cast_block)
+        return self.out.split(y, 0, _cast_out)
 
     def input(self, g, lead: int = 0):
         """An array shaped ``lead axes + x.shape`` in x's structure (gradients, pullbacks)."""
         if self.inp is None:
             return g
-        return self.inp.split(g, lead, _cast_block)
+        return self.inp.split(g, lead, _cast_in)
 
     def jacobian(self, jac):
         """J of shape ``flat output + flat input`` as f's structure of x's structures."""
         if self.out is None:
-            return jac if self.inp is None else self.inp.split(jac, -1, _cast_block)
-        blocks = self.out.split_leaves(jac, 0, _cast_block)
+            return jac if self.inp is None else self.inp.split(jac, -1, _cast_in)
+        blocks = self.out.split_leaves(jac, 0, _cast_out)
         if self.inp is not None:
-            blocks = [self.inp.split(b, -1, _cast_block) for b in blocks]
+            blocks = [self.inp.split(b, -1, _cast_in) for b in blocks]
         return unflatten(self.out.treedef, blocks)
 
     def hessian(self, hess):
         """H (n, n) as x's structure of x's structures."""
         if self.inp is None:
             return hess
-        return unflatten(self.inp.treedef, [self.inp.split(b, -1, _cast_block) for b in
-                                            self.inp.split_leaves(hess, 0, _cast_block)])
+        return unflatten(self.inp.treedef, [self.inp.split(b, -1, _cast_in) for b in
+                                            self.inp.split_leaves(hess, 0, _cast_in)])
 
     def with_aux(self, result):
         """``(result, aux)`` when f has aux, else result."""

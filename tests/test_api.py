@@ -301,3 +301,13 @@ def test_has_aux_errors():
         dd.gradient(lambda x: np.sum(x), np.ones(2), has_aux=True)
     with pytest.raises(ValueError, match="has_aux=True"):  # forgotten has_aux
         dd.gradient(with_aux, np.ones(2))
+
+
+def test_complex_leaves():
+    x = np.array([1.0, 2.0])
+    J = dd.jacobian(lambda x: {"r": x**2, "c": x * 1j}, x)
+    assert J["r"].dtype == np.float64 and np.array_equal(J["r"], np.diag(2 * x))
+    assert np.array_equal(J["c"], 1j * np.eye(2))
+    for mode in MODES:
+        J = dd.jacobian(lambda t: t["a"] * 1j + t["b"], {"a": x, "b": 1.0}, mode=mode)
+        assert np.array_equal(J["a"], 1j * np.eye(2)) and np.array_equal(J["b"], np.ones(2))
