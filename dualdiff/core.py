@@ -250,8 +250,8 @@ class Carrier:
         # sparse matmul (A @ x, A.dot(x), spmatrix A * x) gets the same opaque object, so
         # it returns NotImplemented and Python asks x (sparse_operators applies A).
         if dtype is None or np.dtype(dtype) == object:
-            asked = _sparse_asks(sys._getframe(1))
-            if self.ndim == 0 or asked == "defer":
+            asked = "defer" if self.ndim == 0 else _sparse_asks(sys._getframe(1))
+            if asked == "defer":
                 wrapped = np.empty((), dtype=object)
                 wrapped[()] = self
                 return wrapped
