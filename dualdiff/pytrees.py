@@ -214,7 +214,8 @@ class Layout:
         """The blocks cut from ``arr`` along ``axis`` (of length n), each block's axis
         reshaped to its leaf's shape.  ``dtype_of(leaf dtype, block)`` casts a block back
         (mixed dtypes were promoted in the flat vector)."""
-        arr = np.asarray(arr)
+        if not isinstance(arr, Carrier):  # (a carrier in a nested derivative)
+            arr = np.asarray(arr)
         axis = axis % arr.ndim
         head, tail = arr.shape[:axis], arr.shape[axis + 1:]
         leaves = []

@@ -311,3 +311,15 @@ def test_complex_leaves():
     for mode in MODES:
         J = dd.jacobian(lambda t: t["a"] * 1j + t["b"], {"a": x, "b": 1.0}, mode=mode)
         assert np.array_equal(J["a"], 1j * np.eye(2)) and np.array_equal(J["b"], np.ones(2))
+
+
+def test_structures_inside_nested_derivatives():
+    x = np.array([1.0, 2.0])
+    # outer forward / reverse over an inner gradient of a dict holding the outer value
+    for mode in ["forward", "reverse"]:
+        H = dd.jacobian(lambda z: dd.gradient(lambda t: np.sum(t["a"]**2 * t["b"]),
+                                              {"a": z, "b": 3.0})["a"], x, mode=mode)
+        assert np.array_equal(H, 6 * np.eye(2))
+    H = dd.hessian(lambda z: dd.gradient(lambda t, s: np.sum(t**3) * s, (z, 2.0),
+                                         argnums=(0, 1))[0].sum(), x)
+    assert np.array_equal(H, 12 * np.eye(2))
