@@ -14,6 +14,7 @@ from . import polynomials as _polynomials  # noqa: F401
 from . import products as _products  # noqa: F401
 from . import reductions as _reductions  # noqa: F401
 from . import registry as _registry  # noqa: F401
+from . import scipy as _scipy  # noqa: F401  (SciPy's names with derivatives; errors name them)
 from . import shape as _shape  # noqa: F401
 from . import statistics as _statistics  # noqa: F401
 from .api import (
@@ -28,6 +29,7 @@ from .api import (
     jacobian_plan,
     jacobian_sparsity,
     jvp,
+    value_and_gradient,
     value_and_jacobian,
     value_gradient_and_hessian,
     vjp,
@@ -36,10 +38,12 @@ from .dual import Dual
 from .hyperdual import HyperDual
 from .plans import DenseJacobianPlan, GradientPlan, HessianPlan, HvpPlan
 from .sparse import JacobianPlan
+from .user_rules import primitive_rule as primitive
+from .user_rules import rule
 
 __version__ = "0.2.0.dev0"
 __all__ = ["Dual", "HyperDual", "derivative", "gradient", "jacobian", "jvp", "vjp",
-           "value_and_jacobian", "hessian", "hvp", "value_gradient_and_hessian",
-           "jacobian_sparsity", "jacobian_plan", "JacobianPlan", "gradient_plan",
-           "hessian_plan", "hvp_plan", "GradientPlan", "HessianPlan", "HvpPlan",
-           "DenseJacobianPlan", "__version__"]
+           "value_and_jacobian", "value_and_gradient", "hessian", "hvp",
+           "value_gradient_and_hessian", "jacobian_sparsity", "jacobian_plan", "JacobianPlan",
+           "gradient_plan", "hessian_plan", "hvp_plan", "GradientPlan", "HessianPlan", "HvpPlan",
+           "DenseJacobianPlan", "rule", "primitive", "__version__"]

@@ -33,8 +33,10 @@ from __future__ import annotations
 import contextvars
 import itertools
 import math
+import sys
 
 import numpy as np
+import scipy.sparse as _sparse
 
 from . import rules, rules_special
 from .arrays import loud, quiet
@@ -84,7 +86,17 @@ def public_name(func) -> str:
 
     >>> public_name(np.linalg.solve), public_name(np.sin)
     ('np.linalg.solve', 'np.sin')
+    >>> public_name(np.frompyfunc(abs, 1, 1))
+    'abs'
     """
+    label = getattr(func, "_dualdiff_name", None)  # a user rule's own name
+    if label is not None:
+        return label
+    mod = getattr(func, "__module__", None) or ""
+    if mod and not mod.startswith(("numpy", "scipy", "dualdiff")):  # the user's function
+        return getattr(func, "__name__", None) or repr(func)
+    if isinstance(func, np.ufunc) and func.__name__.endswith(" (vectorized)"):  # frompyfunc
+        return func.__name__[:-len(" (vectorized)")]
     if isinstance(func, np.ufunc) or hasattr(func, "__wrapped__"):
         return rules_special.special_name(func)
     name = getattr(func, "__name__", repr(func))
@@ -238,11 +250,22 @@ class Carrier:
 
     def __array__(self, dtype=None, copy=None):
         # np.array([d1, d2]) of scalar carriers builds an object array that lift()
-        # stacks; any conversion to a numeric array would drop the derivative.
-        if (dtype is None or np.dtype(dtype) == object) and self.ndim == 0:
-            wrapped = np.empty((), dtype=object)
-            wrapped[()] = self
-            return wrapped
+        # stacks; any conversion to a numeric array would drop the derivative.  SciPy's
+        # sparse matmul (A @ x, A.dot(x), spmatrix A * x) gets the same opaque object, so
+        # it returns NotImplemented and Python asks x (sparse_operators applies A).
+        if dtype is None or np.dtype(dtype) == object:
+            asked = "defer" if self.ndim == 0 else _sparse_asks(sys._getframe(1))
+            if asked == "defer":
+                wrapped = np.empty((), dtype=object)
+                wrapped[()] = self
+                return wrapped
+            if asked == "probe":  # coo's dot only reads ndim and dtype, then uses x itself
+                return np.empty((0,) * self.ndim)
+        scipy_name, fix = _scipy_caller(sys._getframe(1))
+        if scipy_name is not None:
+            raise TypeError(
+                f"{scipy_name} cannot take a {self._label}: SciPy converts its inputs with "
+                f"np.asarray, and the derivative would be lost. {fix}")
         raise TypeError(
             f"cannot convert a {self._label} of shape {self.shape} to a plain numeric "
             f"array (np.asarray/np.array, or writing it into a float ndarray): the "
@@ -352,8 +375,8 @@ class Carrier:
 
     def view(self, *args):
         if args:
-            raise TypeError(f"{self._label}.view(dtype) would reinterpret the derivative; "
-                            f"use .astype")
+            raise TypeError(f"x.view(dtype) of a {self._label} would reinterpret the bits of "
+                            f"its derivative; use x.astype(dtype)")
         return linear(lambda p: p.view(), self, op=lambda v: v.view())
 
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
@@ -383,6 +406,51 @@ class Carrier:
 
     def __deepcopy__(self, memo):
         return self.copy()
+
+
+def _sparse_asks(frame) -> str | None:
+    """How scipy.sparse asked for the conversion: "defer" from its matmul dispatch (an
+    opaque object makes it return NotImplemented, so Python asks the dualdiff array),
+    "probe" from coo's dot (which reads only ndim and dtype of the result), else None."""
+    if frame is None or not frame.f_globals.get("__name__", "").startswith("scipy.sparse._"):
+        return None
+    name = frame.f_code.co_name
+    return "defer" if name == "_matmul_dispatch" else "probe" if name == "dot" else None
+
+
+def _scipy_caller(frame):
+    """``(public name, the fix)`` of the SciPy function (the outermost SciPy frame below
+    user code) that asked for a conversion, or (None, None)."""
+    found = None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("scipy."):
+            owner = frame.f_locals.get("self") if "self" in frame.f_code.co_varnames else None
+            found = (module, frame.f_code.co_name, None if owner is None else
+                     type(owner).__name__)
+        elif found is not None:
+            break
+        frame = frame.f_back
+    if found is None:
+        return None, None
+    module, name, cls = found
+    if cls is not None:  # a method: csr_array.multiply
+        fix = ("dualdiff applies scipy.sparse matrices as linear maps only (A @ x, x @ A, "
+               "A.dot(x), and A * x for spmatrix); write A.toarray() for a dense operand."
+               if module.startswith("scipy.sparse") else
+               "Apply it to .value if no derivative is needed.")
+        return f"{cls}.{name}", fix
+    parts = []
+    for p in module.split("."):
+        if p.startswith("_"):
+            break
+        parts.append(p)
+    public = ".".join(parts)
+    mirror = sys.modules.get("dualdiff." + public)  # dualdiff.scipy.<...>, when loaded
+    if callable(getattr(mirror, name, None)):
+        return f"{public}.{name}", f"Call dualdiff.{public}.{name} (same signature) instead."
+    return f"{public}.{name}", ("Apply it to .value if no derivative is needed, or register "
+                                "it with dd.primitive.")
 
 
 def _method(func):
@@ -469,8 +537,10 @@ def find_owner(objs) -> Carrier | None:
                 best = o
             elif o.tag == best.tag and type(o) is not type(best):
                 raise TypeError(
-                    f"cannot mix a {type(o).__name__} and a {type(best).__name__} of the "
-                    f"same tag {o.tag}; give them different tags or one type.")
+                    f"cannot combine a dd.{type(o).__name__} and a dd.{type(best).__name__} "
+                    f"made with the same tag={o.tag}: they would be taken as one derivative "
+                    f"pass. Give one of them another tag= (each nested derivative its own), "
+                    f"or use one number type.")
         elif isinstance(o, (list, tuple)):
             inner = find_owner(o)
             if inner is not None and (best is None or inner.tag > best.tag):
@@ -543,21 +613,71 @@ def lift(x):
     return x
 
 
-def operand(x):
+#: the NumPy scalar types (real, complex) a Python number takes beside a carrier of lower
+#: than double precision, by the dtype's character: NEP 50 (a Python number adopts the
+#: array's precision), so float32 code stays float32 in value and derivative
+_WEAK = {"e": (np.float16, np.complex64), "f": (np.float32, np.complex64),
+         "F": (np.float32, np.complex64)}
+#: ufuncs whose Python-int operands stay integers (an integer loop, as NumPy picks)
+_INT_OPERAND = {np.ldexp}
+
+
+def weak_types(owner):
+    """``(real, complex)`` scalar types for Python numbers used with ``owner`` (a
+    carrier), or None for double precision (they become float64 / complex128).
+
+    >>> from dualdiff import Dual
+    >>> weak_types(Dual(np.float32(1.0), 1.0)), weak_types(Dual(1.0, 1.0))
+    ((<class 'numpy.float32'>, <class 'numpy.complex64'>), None)
+    """
+    v = owner.value
+    while isinstance(v, Carrier):
+        v = v.value
+    dt = getattr(v, "dtype", None)
+    return None if dt is None else _WEAK.get(dt.char)
+
+
+def operand(x, owner=None):
     """An operand as the rules expect it: sequences lifted or made arrays, Python
     numbers as NumPy scalars (``1.0 / y`` at y = 0 gives inf like NumPy, not
-    ZeroDivisionError)."""
+    ZeroDivisionError) of the precision of ``owner``, the carrier they meet (see
+    :func:`weak_types`; None: double precision)."""
     t = type(x)
     if t is float:
-        return np.float64(x)
+        weak = weak_types(owner) if owner is not None else None
+        return np.float64(x) if weak is None else weak[0](x)
     if t is int:
+        weak = weak_types(owner) if owner is not None else None
+        if weak is not None:
+            return weak[0](x)
         return np.int64(x) if -2**63 <= x < 2**63 else np.float64(x)
     if t is complex:
-        return np.complex128(x)
+        weak = weak_types(owner) if owner is not None else None
+        return np.complex128(x) if weak is None else weak[1](x)
     if t is list or t is tuple or (t is np.ndarray and x.dtype == object):
         x = lift(x)
         return np.asarray(x) if isinstance(x, (list, tuple)) else x
+    if t is not np.ndarray and isinstance(x, _sparse.sparray | _sparse.spmatrix):
+        raise SparseOperand
     return x
+
+
+class SparseOperand(Exception):
+    """A scipy.sparse operand met in a ufunc (apply_ufunc hands it to the matmul rules)."""
+
+
+def _sparse_ufunc(ufunc, inputs):
+    """A ufunc with a scipy.sparse operand: ``spmatrix * x`` is a matrix product (as in
+    SciPy); anything else would densify A or lose the derivative and is refused."""
+    spm = next(x for x in inputs if isinstance(x, _sparse.sparray | _sparse.spmatrix))
+    other = [x for x in inputs if x is not spm]
+    if ufunc is np.multiply and isinstance(spm, _sparse.spmatrix) and len(other) == 1 and \
+            np.ndim(other[0]) >= 1:
+        return HANDLED[np.matmul](*inputs)
+    raise TypeError(
+        f"{public_name(ufunc)} of a scipy.sparse {type(spm).__name__} and a dualdiff array "
+        f"is not supported: dualdiff applies scipy.sparse matrices as linear maps (A @ x, "
+        f"x @ A, A.dot(x), and A * x for spmatrix); write A.toarray() for a dense operand.")
 
 
 def refresh(x) -> None:
@@ -806,6 +926,39 @@ def table_changed() -> None:
     _ROWS.clear()
 
 
+def narrow(partials, z):
+    """Partials (a list or a dict of them) cast to the precision of the value z when z is
+    of lower than double precision: a row that computes in float64 (a Python-float
+    constant array, a SciPy function with double loops only) still gives float32
+    derivatives of a float32 value, as the value's own dtype says.
+
+    >>> narrow([np.ones(2), None, 2.0], np.float32(1.0))[0].dtype
+    dtype('float32')
+    """
+    t = type(z)
+    if t is np.float64:
+        return partials
+    dt = z.dtype if t is np.ndarray else getattr(z, "dtype", None)
+    low = _WEAK.get(dt.char) if dt is not None else None
+    if low is None:
+        return partials
+    real, cplx = low
+
+    def cast(f):
+        dt = getattr(f, "dtype", None)
+        if dt is None:
+            return f
+        if dt.char in "dg":
+            return f.astype(real)
+        if dt.char in "DG":
+            return f.astype(cplx)
+        return f
+
+    if isinstance(partials, dict):
+        return {k: cast(f) for k, f in partials.items()}
+    return [cast(f) for f in partials]
+
+
 def first_partials(ufunc, values, z, live, x=None):
     """The first partials of ``ufunc`` at ``values`` (result z) for the live arguments:
     a number or array, or None for a structural zero.  ``x`` is the carrier itself
@@ -829,7 +982,7 @@ def first_partials(ufunc, values, z, live, x=None):
             out.append(kink_sign(values[0] if x is None else x))
         else:
             out.append(e(*values, z))
-    return out
+    return narrow(out, z)
 
 
 def second_partials(ufunc, values, z, first, live):
@@ -849,7 +1002,7 @@ def second_partials(ufunc, values, z, first, live):
                 out[(i, j)] = e(values[0], z, first[0])
             else:
                 out[(i, j)] = e(values[0], values[1], z)
-    return out
+    return narrow(out, z)
 
 
 def _any_complex(inputs) -> bool:
@@ -890,13 +1043,17 @@ def apply_ufunc(ufunc, inputs):
         sp = [(v, p)]
         z = ufunc(v)
     else:
-        a, b = inputs
-        if not isinstance(a, Carrier):
-            a = operand(a)
-        if not isinstance(b, Carrier):
-            b = operand(b)
-        inputs = (a, b)
         owner = find_owner(inputs)
+        weak = owner if ufunc not in _INT_OPERAND else None
+        a, b = inputs
+        try:
+            if not isinstance(a, Carrier):
+                a = operand(a, weak)
+            if not isinstance(b, Carrier):
+                b = operand(b, weak)
+        except SparseOperand:
+            return _sparse_ufunc(ufunc, inputs)
+        inputs = (a, b)
         cls, tag = type(owner), owner.tag
         sp = [split(a, cls, tag), split(b, cls, tag)]
         z = evaluate(ufunc, (sp[0][0], sp[1][0]))
@@ -916,6 +1073,7 @@ def apply_ufunc(ufunc, inputs):
                                 f"{('first', 'second')[i]} argument; pass a constant there.")
             else:
                 first.append(e(sp[0][0], sp[1][0], z))
+        first = narrow(first, z)
         second = None
         if cls._order > 1:
             second = second_partials(ufunc, [v for v, _ in sp], z, first,
@@ -958,7 +1116,8 @@ def call_ufunc(ufunc, method, inputs, kwargs):
     if method == "accumulate" and ufunc in _ACCUMULATE:
         return _ACCUMULATE[ufunc](inputs[0], axis=kwargs.get("axis", 0))
     if method == "outer" and ufunc.nin == 2 and not kwargs:
-        a, b = (operand(x) for x in inputs)
+        owner = find_owner(inputs)
+        a, b = (operand(x, owner) for x in inputs)
         return ufunc(np.reshape(a, np.shape(a) + (1,) * np.ndim(b)), b)
     if method != "__call__" or kwargs:
         raise TypeError(f"{name}.{method} with {sorted(kwargs)} is not supported by "
@@ -1199,9 +1358,10 @@ def setitem(x, index, item) -> None:
     owner = find_owner((x, item))
     if owner.tag > x.tag or type(owner) is not type(x):
         raise TypeError(
-            f"cannot store a value carrying an inner derivative pass (tag {owner.tag}) into "
-            f"a {x._label} of an outer pass (tag {x.tag}): build this array inside the "
-            f"inner function (np.zeros_like on a value of the inner pass, or np.stack).")
+            "cannot store a value of an inner derivative (one taken inside this one, e.g. "
+            "by a dd.gradient called within f) into an array made outside it: the array "
+            "cannot hold the inner derivative. Build the array inside the inner function "
+            "(np.zeros_like of one of its values, or np.stack).")
     if not isinstance(innermost(x), np.ndarray):
         raise TypeError(f"'{type(innermost(x)).__name__}' object does not support item "
                         f"assignment (a scalar, as in NumPy)")

@@ -351,7 +351,7 @@ def qr(a, mode: str = "reduced"):
         return qr(a, "reduced").R
     if mode not in ("reduced", "complete"):
         raise ValueError(
-            f"np.linalg.qr(..., mode={mode!r}) on a {type(a).__name__}: the Householder "
+            f"np.linalg.qr(..., mode={mode!r}) of a dualdiff array: the Householder "
             f"reflectors of mode 'raw' have no derivative in dualdiff; use mode='reduced', "
             f"'complete' or 'r'.")
     if mode not in _QR:

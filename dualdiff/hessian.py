@@ -93,10 +93,10 @@ def value_gradient_and_hessian(f, x, chunk: int | None = None, method: str = "au
     grad: list = [None] * len(blocks)
     value = None
     for i, (si, ki) in enumerate(blocks):
-        seed_i = basis_seeds(n, si, ki, shape)
+        seed_i = basis_seeds(n, si, ki, shape, x.dtype)
         for j in range(i, len(blocks)):
             sj, kj = blocks[j]
-            seed_j = seed_i if j == i else basis_seeds(n, sj, kj, shape)
+            seed_j = seed_i if j == i else basis_seeds(n, sj, kj, shape, x.dtype)
             xin = HyperDual._make(fresh(x), (seed_i.copy(), seed_j.copy(), zeros(
                 (ki * kj,) + shape, x.dtype)), new_tag())
             value, (g_i, g_j, h) = unpack(f(xin), xin)

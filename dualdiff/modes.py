@@ -156,47 +156,51 @@ def choose(n: int, m: int, scalar: bool = False) -> str:
     return "reverse" if reverse_passes < forward_passes else "forward"
 
 
-def auto_mode(f, x) -> str:
-    """The mode ``mode="auto"`` takes for f at x ("forward" or "reverse"): remembered, or
-    learned from one recording (which is then remembered).
+def auto_mode(f, x, memo=None) -> str:
+    """The mode ``mode="auto"`` takes for f at x ("forward" or "reverse"): remembered (per
+    ``memo``, default f: the user's function when f wraps it), or learned from one
+    recording (which is then remembered).
 
     >>> auto_mode(lambda x: np.sum(x * x), np.ones(50)), auto_mode(np.sin, np.ones(1))
     ('reverse', 'forward')
     """
     x = np.asarray(x, dtype=float) if not hasattr(x, "dtype") else x
+    memo = f if memo is None else memo
     n, key = math.prod(np.shape(x)), (np.shape(x), np.dtype(x.dtype))
-    known = _recall(f, key)
+    known = _recall(memo, key)
     if known is None and n > 1:
         try:
             rec = Recording(f, x)
         except NoReverseRule:
-            _remember(f, key, ("forward-only",))
+            _remember(memo, key, ("forward-only",))
             return "forward"
         known = (math.prod(rec.y_shape), rec.mean_size < SMALL_NODES)
-        _remember(f, key, known)
+        _remember(memo, key, known)
     if known is None or known[0] == "forward-only":
         return "forward"
     return choose(n, *known)
 
 
-def run_jacobian(f, x, mode: str, chunk: int | None):
-    """``(f(x), J)`` in ``mode`` ("forward", "reverse" or "auto")."""
+def run_jacobian(f, x, mode: str, chunk: int | None, memo=None):
+    """``(f(x), J)`` in ``mode`` ("forward", "reverse" or "auto"); auto remembers what it
+    learned per ``memo`` (default f)."""
     if mode == "forward":
         return forward_jacobian(f, x, chunk)
     if mode == "reverse":
         return reverse_jacobian(f, x, chunk)
+    memo = f if memo is None else memo
     n = math.prod(np.shape(x))
     key = (np.shape(x), np.dtype(x.dtype))
-    known = _recall(f, key)
+    known = _recall(memo, key)
     if known is None and n > 1:
         try:
             rec = Recording(f, x)
         except NoReverseRule:  # a rule with no reverse form: forward only
-            _remember(f, key, ("forward-only",))
+            _remember(memo, key, ("forward-only",))
             return forward_jacobian(f, x, chunk)
         m = math.prod(rec.y_shape)
         scalar = rec.mean_size < SMALL_NODES
-        _remember(f, key, (m, scalar))
+        _remember(memo, key, (m, scalar))
         if choose(n, m, scalar) == "reverse":
             return rec.value, reverse_rows(rec, chunk)
         return forward_jacobian(f, x, chunk)
@@ -207,7 +211,7 @@ def run_jacobian(f, x, mode: str, chunk: int | None):
         return reverse_jacobian(f, x, chunk)
     value, jac = forward_jacobian(f, x, chunk)
     if math.prod(np.shape(value)) != m:  # f changed: decide afresh next time
-        forget(f)
+        forget(memo)
     return value, jac
 
 
@@ -241,12 +245,12 @@ def check_scalar(value, what: str = "gradient") -> None:
                         f"(which gives a complex Jacobian).")
 
 
-def run_gradient(f, x, mode: str):
+def run_gradient(f, x, mode: str, memo=None):
     """``(f(x), gradient)`` of a scalar f.  auto: the Jacobian rule with m = 1."""
     if mode == "reverse":
         rec = Recording(f, x)
         check_scalar(rec.value)
         return rec.value, rec.sweep(np.ones((1,), rec.x_dtype))[0]
-    value, jac = run_jacobian(f, x, mode, None)
+    value, jac = run_jacobian(f, x, mode, None, memo)
     check_scalar(value)
     return value, jac

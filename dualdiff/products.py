@@ -4,13 +4,20 @@ tensordot, kron, cross, convolve are composites of them."""
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.lib.array_utils import normalize_axis_index
 
-from . import primitives
+from . import primitives, sparse_operators
 from .core import HANDLED, gather, implements, primitive
 
-HANDLED[np.matmul] = HANDLED[np.linalg.matmul] = \
-    lambda a, b, **kw: primitive(primitives.MATMUL, a, b)
+
+def _matmul(a, b, **kwargs):
+    if sp.issparse(a) or sp.issparse(b):  # a scipy.sparse matrix: a linear map
+        return sparse_operators.matmul(a, b)
+    return primitive(primitives.MATMUL, a, b)
+
+
+HANDLED[np.matmul] = HANDLED[np.linalg.matmul] = _matmul
 
 
 @implements(np.einsum)

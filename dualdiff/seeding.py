@@ -63,8 +63,10 @@ def check_mode(mode: str) -> str:
     >>> check_mode("forward")
     'forward'
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if not isinstance(mode, str) or mode not in MODES:
+        hint = "" if isinstance(mode, str) else (
+            f"; extra arguments of f go in args=({mode!r},) (SciPy's convention)")
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}{hint}")
     return mode
 
 
@@ -87,7 +89,9 @@ def check_chunk(chunk) -> int | None:
     if chunk is None:
         return None
     if not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool) or chunk < 1:
-        raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}")
+        hint = "" if isinstance(chunk, (int, np.integer, str)) else (
+            f"; extra arguments of f go in args=({chunk!r},) (SciPy's convention)")
+        raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}{hint}")
     return int(chunk)
 
 

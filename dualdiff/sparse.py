@@ -27,8 +27,9 @@ import scipy.sparse as sp
 from . import coloring
 from .core import new_tag, recording
 from .dual import Dual
+from .pytrees import Problem
 from .reverse import Recording
-from .seeding import as_input, check_mode, default_chunk, fresh, unpack
+from .seeding import check_mode, default_chunk, fresh, unpack
 from .tracer import Tracer
 
 Function = Callable[..., Any]
@@ -48,12 +49,12 @@ class Discretes(list):
             for (a, b), (c, d) in zip(self, other))
 
 
-def detect(f, x, args=()):
+def detect(f, x, args=None):
     """``(value, pattern, discretes)`` of f at x: the pattern (m, n) as a boolean
-    csr_array and the discrete results it rests on."""
+    csr_array and the discrete results it rests on (``f(x, args)`` when args is given)."""
     t = Tracer.seed(x)
     with recording(Discretes()) as seen:
-        y = f(t, *args)
+        y = f(t) if args is None else f(t, args)
     value, (pattern,) = unpack(y, t)
     pattern = sp.csr_array(pattern, dtype=bool)
     pattern.sort_indices()
@@ -79,8 +80,9 @@ def _parse(sparsity, m: int | None, n: int):
 class JacobianPlan:
     """A sparse Jacobian prepared once (pattern and colouring), called at many x.
 
-    ``plan(x, *args)`` returns the csr_array ``J(x)`` (m, n) of ``f(x, *args)``
-    with exactly the pattern's nonzeros.  Suits Newton loops,
+    ``plan(x, *args)`` returns the csr_array ``J(x)`` (m, n) of ``f(x, *args, **kwargs)``
+    with exactly the pattern's nonzeros (x of x0's structure; a structured x or f(x) is
+    flattened, see :mod:`dualdiff.pytrees`).  Suits Newton loops,
     ``least_squares(jac=plan)`` and ``solve_ivp(jac=lambda t, y: plan(y, t))``.
 
     Attributes: ``pattern``, ``colors``, ``ncolors``, ``mode`` ("forward" or
@@ -96,9 +98,10 @@ class JacobianPlan:
     """
 
     def __init__(self, f: Function, x0, sparsity="auto", mode: str = "auto",
-                 args: tuple = ()):
-        self.f, self.args = f, tuple(args)
-        x0 = as_input(x0)
+                 args: tuple = (), kwargs=None):
+        self._problem = problem = Problem(f, x0, args, kwargs)
+        self.f, self.args = problem.call, problem.args
+        x0 = problem.x
         self.in_shape, self.n = x0.shape, x0.size
         self.detections, self.calls = 0, 0
         self._seen = None
@@ -122,7 +125,7 @@ class JacobianPlan:
         self.detections += 1
 
     def _choose(self, mode, groups=None):
-        p = self.pattern
+        p, dtype = self.pattern, self._problem.x.dtype
         self.colors = groups if groups is not None else coloring.column_coloring(p)
         ncol = int(self.colors.max(initial=-1) + 1)
         self.mode = "forward"
@@ -138,10 +141,10 @@ class JacobianPlan:
             self._read = self.colors[p.indices] * self.m + rows_of
         else:
             self._read = self.colors[rows_of] * self.n + p.indices
-        self._seeds = self._make_seeds() if self.mode == "forward" else None
+        self._seeds = self._make_seeds(dtype) if self.mode == "forward" else None
 
     def __call__(self, x, *args) -> sp.csr_array:
-        x = as_input(x)
+        x = self._problem.ravel(x)
         if x.shape != self.in_shape:
             raise ValueError(f"plan made for x of shape {self.in_shape}, got {x.shape}")
         args = args or self.args
@@ -163,14 +166,14 @@ class JacobianPlan:
     def _compressed(self, x, args):
         return self._forward(x, args) if self.mode == "forward" else self._reverse(x, args)
 
-    def _make_seeds(self):
+    def _make_seeds(self, dtype):
         """One (k,) + x.shape seed block per chunk of colours (memory-bounded)."""
         c, n = self.ncolors, self.n
         step = max(1, min(c, default_chunk(n, self.m)))
         seeds = []
         for start in range(0, c, step):
             k = min(step, c - start)
-            seed = np.zeros((k, n))
+            seed = np.zeros((k, n), dtype)
             sel = (self.colors >= start) & (self.colors < start + k)
             seed[self.colors[sel] - start, np.flatnonzero(sel)] = 1.0
             seeds.append(seed.reshape((k,) + self.in_shape))
@@ -179,13 +182,13 @@ class JacobianPlan:
     def _forward(self, x, args):
         """(ncolors, m): J times one seed per colour, in as few passes as memory allows."""
         if self.ncolors == 0:
-            return np.zeros((0, self.m))
+            return np.zeros((0, self.m), x.dtype)
         out = []
         for seed in self._seeds:
             k = seed.shape[0]
             # copies: f may write into x (and so into its tangent) in place
             xin = Dual._make(fresh(x), (seed.copy(),), new_tag())
-            _, (t,) = unpack(self.f(xin, *args), xin)
+            _, (t,) = unpack(self.f(xin, args), xin)
             if np.size(t) != k * self.m:
                 raise ValueError(f"f returned {np.size(t) // k} values at this x; the plan's "
                                  f"pattern has {self.m} rows. Make a new plan.")
@@ -194,7 +197,7 @@ class JacobianPlan:
 
     def _reverse(self, x, args):
         """(ncolors, n): one cotangent per row colour, one reverse sweep."""
-        rec = Recording(lambda z: self.f(z, *args), x)
+        rec = Recording(lambda z: self.f(z, args), x)
         if math.prod(rec.y_shape) != self.m:
             raise ValueError(f"f returned {math.prod(rec.y_shape)} values at this x; the "
                              f"plan's pattern has {self.m} rows. Make a new plan.")

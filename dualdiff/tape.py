@@ -432,7 +432,8 @@ class Tape(Carrier):
     def _primitive(cls, prim, sp, out, tag, args):
         if prim.vjp is None:
             raise NoReverseRule(f"{prim.name} has no reverse-mode (vjp) rule; use "
-                                f"mode='forward'")
+                                f"mode='forward' (for a function registered with "
+                                f"dd.primitive: give it vjp=...)")
         multi = isinstance(out, tuple)
         if all(p is None or p[0] is None for _, p in sp):
             return tuple(cls._make(o, (None,), tag) for o in out) if multi \

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
 import pytest
+import scipy.linalg as sl
+import scipy.special as sc
 
 import dualdiff as dd
 from dualdiff import Dual
@@ -57,15 +60,30 @@ def test_writing_a_dual_into_a_float_array_is_refused():
     with pytest.raises(TypeError, match=r"np\.zeros_like\(x\)"):
         dd.jacobian(slice_write, np.ones(3))
 
-    def item_write(x):
-        out = np.zeros(3)
-        out[0] = x[0]
-        return out
 
-    # NumPy checks for a sequence before anything the Dual can answer, so this one is
-    # NumPy's ValueError ("setting an array element with a sequence"): still never silent.
-    with pytest.raises((TypeError, ValueError)):
-        dd.jacobian(item_write, np.ones(3))
+
+def item_write(x):
+    out = np.zeros(3)
+    out[0] = x[0] * 2
+    return out
+
+
+@pytest.mark.parametrize("run", [
+    lambda: dd.jacobian(item_write, np.ones(3), mode="forward"),
+    lambda: dd.jacobian(item_write, np.ones(3), mode="reverse"),
+    lambda: dd.jacobian_sparsity(item_write, np.ones(3)),
+    lambda: dd.hessian(lambda x: np.sum(item_write(x)), np.ones(3)),
+    lambda: dd.jacobian(lambda y: dd.gradient(lambda x: np.sum(item_write(x) * y), y),
+                        np.ones(3)),
+], ids=["forward", "reverse", "sparsity", "hessian", "nested"])
+def test_item_write_into_a_plain_array_names_the_fix(run):
+    # NumPy checks for a sequence before anything a dualdiff array can answer; the drivers
+    # re-raise its ValueError with the fix, chained to NumPy's
+    with pytest.raises(ValueError, match=r"setting an array element with a sequence.*"
+                                         r"np\.zeros_like\(x\) or np\.zeros\(n, like=x\)") as e:
+        run()
+    assert type(e.value.__cause__) is ValueError
+    assert "np.zeros_like" not in str(e.value.__cause__)  # wrapped once, not per level
 
 
 def test_out_to_a_plain_array_is_refused():
@@ -106,7 +124,7 @@ def test_driver_arguments():
         dd.gradient(lambda x: x, [1.0, 2.0])
 
 
-@pytest.mark.parametrize("x", ["abc", None, {"a": 1}, [1.0, "b"], object()],
+@pytest.mark.parametrize("x", ["abc", None, {"a": "text"}, [1.0, "b"], object()],
                          ids=["str", "None", "dict", "mixed", "object"])
 def test_non_numeric_input(x):
     with pytest.raises(TypeError, match="input x must be real numbers"):
@@ -120,7 +138,7 @@ def test_complex_input():
         dd.derivative(np.sin, 1 + 0j)
 
 
-@pytest.mark.parametrize("out", ["abc", None, {"a": 1}, [1.0, None]],
+@pytest.mark.parametrize("out", ["abc", None, {"a": "text"}, [1.0, None]],
                          ids=["str", "None", "dict", "list-None"])
 def test_non_numeric_output(out):
     with pytest.raises(TypeError, match="f must return numbers"):
@@ -199,3 +217,83 @@ def test_zero_tangent_stays_zero_where_another_entry_is_infinite():
     assert np.isnan(jac[0]) and np.isnan(jac[1]) and jac[2] == 1.0  # atan2 jumps at 0
     jac = dd.jacobian(lambda x: np.log(x[0]) * x[1] ** 0.5, np.array([1.0, 0.0]))
     assert jac[0] == 0.0  # (jac[1] is 0 * inf = nan by the product rule: undefined there)
+
+
+# -- messages in the user's words (issue 9.7) ---------------------------------------------------
+
+INTERNAL = re.compile(r"\b(Dual|HyperDual|Tape|Tracer|carriers?|primal|tags?|Node|Leaf)\b")
+
+
+def _slice_write(x):
+    out = np.zeros(3)
+    out[:] = x
+    return out
+
+
+FAILING = {
+    # what the user wrote: (f, a phrase the message must contain)
+    "float(x)": (lambda x: float(x[0]), r"float\(\) of a dualdiff array"),
+    "math.sin": (lambda x: math.sin(x[0]), r"np\.sin, not math\.sin"),
+    "np.asarray": (lambda x: np.asarray(x), r"np\.zeros_like\(x\)"),
+    "slice write": (_slice_write, r"np\.zeros_like\(x\)"),
+    "out=": (lambda x: np.sin(x, out=np.empty(3)), r"np\.sin\(\.\.\., out=<plain array>\)"),
+    "astype(int)": (lambda x: x.astype(int), r"astype\(int64\)"),
+    "view": (lambda x: x.view(np.int64), r"x\.view\(dtype\)"),
+    "list index": (lambda x: [1, 2][x[0]], r"operator\.index\(\)"),
+    "index by x": (lambda x: x[x], "cannot index with a dualdiff array"),
+    "refused": (lambda x: np.histogram(x)[0] * x[0], r"np\.histogram"),
+    "no rule": (lambda x: sc.airy(x)[0], r"scipy\.special\.airy"),
+    "scipy": (lambda x: sl.expm(np.reshape(x[:1], (1, 1))),
+              r"scipy\.linalg\.expm cannot take.*dualdiff\.scipy\.linalg\.expm"),
+    "len": (lambda x: len(x[0]), r"len\(\)"),
+    "initial=": (lambda x: np.add.reduce(x, initial=1.0), r"np\.add\.reduce\(\.\.\., initial=\)"),
+}
+
+RUNS = {
+    "forward": lambda f, x: dd.jacobian(f, x, mode="forward"),
+    "reverse": lambda f, x: dd.jacobian(f, x, mode="reverse"),
+    "sparsity": lambda f, x: dd.jacobian_sparsity(f, x),
+    "hyperdual": lambda f, x: dd.hessian(lambda z: np.sum(f(z)), x, method="hyperdual"),
+    "forward-over-reverse": lambda f, x: dd.hessian(lambda z: np.sum(f(z)), x,
+                                                    method="forward-over-reverse"),
+    "nested": lambda f, x: dd.jacobian(
+        lambda y: dd.gradient(lambda z: np.sum(f(z)) * y[0], y, mode="reverse"), x),
+}
+
+
+@pytest.mark.parametrize("run", list(RUNS))
+@pytest.mark.parametrize("case", list(FAILING))
+def test_messages_name_what_the_user_wrote(case, run):
+    f, phrase = FAILING[case]
+    with pytest.raises((TypeError, ValueError)) as e:
+        RUNS[run](f, np.array([0.5, 1.5, 2.0]))
+    msg = str(e.value)
+    assert re.search(phrase, msg), msg
+    assert not INTERNAL.search(msg), msg
+
+
+def test_scipy_special_functions_are_named_by_their_scipy_name():
+    for uf in (sc.airy, sc.dawsn, sc.struve):
+        with pytest.raises(TypeError, match=rf"scipy\.special\.{uf.__name__}\b"):
+            dd.jacobian(lambda x: uf(x, x) if uf.nin == 2 else uf(x), np.ones(2))
+
+
+def test_mixing_number_types_of_one_tag_names_the_public_types():
+    with pytest.raises(TypeError, match=r"dd\.HyperDual and a dd\.Dual made with the same tag=0"):
+        Dual(1.0, 1.0) * dd.HyperDual(1.0, 1.0, 1.0, 0.0)
+
+
+def test_an_inner_value_stored_outside_explains_nesting_without_tags():
+    def f(x):
+        out = np.zeros_like(x)
+
+        def inner(y):
+            out[0] = y[0]  # leaks the inner derivative into the outer array
+            return np.sum(y)
+
+        dd.gradient(inner, x, mode="forward")
+        return out
+
+    with pytest.raises(TypeError, match="inner derivative") as e:
+        dd.jacobian(f, np.ones(2), mode="forward")
+    assert not INTERNAL.search(str(e.value))

@@ -73,8 +73,8 @@ def _trans(trans) -> bool:
 def _one_matrix(name, a):
     if np.ndim(a) != 2 or np.shape(a)[0] != np.shape(a)[1]:
         raise ValueError(
-            f"dualdiff.scipy.linalg.{name}: a square 2-D matrix is needed on carriers, got shape "
-            f"{np.shape(a)}; SciPy's batched result for this function is a structure per "
+            f"dualdiff.scipy.linalg.{name}: a square 2-D matrix is needed for dualdiff arrays, "
+            f"got shape {np.shape(a)}; SciPy's batched result for this function is a structure per "
             f"matrix, so loop over the matrices.")
 
 
@@ -444,7 +444,7 @@ def sqrtm(A, disp=_NOT_GIVEN, blocksize=_NOT_GIVEN):
         return sla.sqrtm(A, **kw)
     if disp is not _NOT_GIVEN or blocksize is not _NOT_GIVEN:
         raise TypeError("dualdiff.scipy.linalg.sqrtm: disp= and blocksize= are deprecated in "
-                        "SciPy and not supported on carriers; drop them.")
+                        "SciPy and not supported for dualdiff arrays; drop them.")
     x = sla.sqrtm(primal(A))
     if np.iscomplexobj(x):
         raise TypeError("dualdiff.scipy.linalg.sqrtm: the square root of this matrix is "
@@ -542,7 +542,7 @@ def solve_banded(l_and_u, ab, b, overwrite_ab=False, overwrite_b=False, check_fi
                                 overwrite_b=overwrite_b, check_finite=check_finite)
     if np.ndim(ab) != 2 or np.ndim(b) > 2:
         raise ValueError(f"dualdiff.scipy.linalg.solve_banded: ab must be 2-D and b 1-D or "
-                         f"2-D on carriers, got shapes {np.shape(ab)} and {np.shape(b)}")
+                         f"2-D for dualdiff arrays, got shapes {np.shape(ab)} and {np.shape(b)}")
     if check_finite:
         _finite("solve_banded", ab, b)
     return primitive(_solve_banded_primitive(tuple(l_and_u)), ab, b)
