@@ -18,6 +18,7 @@ from .api import (
     derivative,
     gradient,
     hessian,
+    hessian_sparsity,
     hvp,
     jacobian,
     jacobian_plan,
@@ -30,8 +31,10 @@ from .api import (
 from .dual import Dual
 from .hyperdual import HyperDual
 from .sparse import JacobianPlan
+from .sparse_hessian import SparseHessianPlan
 
 __version__ = "0.2.0.dev0"
 __all__ = ["Dual", "HyperDual", "derivative", "gradient", "jacobian", "jvp", "vjp",
            "value_and_jacobian", "hessian", "hvp", "value_gradient_and_hessian",
-           "jacobian_sparsity", "jacobian_plan", "JacobianPlan", "__version__"]
+           "jacobian_sparsity", "jacobian_plan", "JacobianPlan", "hessian_sparsity",
+           "SparseHessianPlan", "__version__"]

@@ -17,10 +17,12 @@ import scipy.sparse as sp
 from . import hessian as _hessian
 from .core import new_tag
 from .dual import Dual
+from .fanout import check_executor
 from .modes import check_scalar, run_gradient, run_jacobian
 from .reverse import Recording
 from .seeding import as_input, check_chunk, check_mode, fresh, unpack
 from .sparse import JacobianPlan, detect, sparse_jacobian
+from .sparse_hessian import hessian_sparsity, sparse_hessian
 
 ArrayLike = Any
 Function = Callable[..., Any]
@@ -67,31 +69,37 @@ def derivative(f: Function, x: ArrayLike):
     return jvp(f, x, 1.0)[1]
 
 
-def value_and_jacobian(f: Function, x: ArrayLike, mode: str = "auto", chunk: int | None = None):
+def value_and_jacobian(f: Function, x: ArrayLike, mode: str = "auto", chunk: int | None = None,
+                       executor=None):
     """``(f(x), J)`` from the same passes, ``J[i..., j...] = d f_i / d x_j``.
 
     >>> y, J = value_and_jacobian(lambda x: x**2, np.array([1.0, 3.0]))
     >>> J.tolist()
     [[2.0, 0.0], [0.0, 6.0]]
     """
-    return run_jacobian(f, as_input(x), check_mode(mode), check_chunk(chunk))
+    check_executor(executor)
+    return run_jacobian(f, as_input(x), check_mode(mode), check_chunk(chunk), executor)
 
 
 def jacobian(f: Function, x: ArrayLike, mode: str = "auto", chunk: int | None = None,
-             sparsity=None):
+             sparsity=None, executor=None):
     """Jacobian ``J[i..., j...] = d f(x)_i / d x_j`` of shape ``f(x).shape + x.shape``.
 
     ``mode`` is "forward", "reverse" or "auto" (the cheaper one, decided from the
     sizes: the same call always takes the same path); ``chunk`` is the number of
     directions per pass (default: bounded by a memory budget).  ``sparsity``
     ("auto" or a pattern) returns a scipy.sparse csr_array (m, n) instead.
+    ``executor`` (any ``concurrent.futures.Executor``): the passes run there, with
+    the same bits as without (a process pool needs a picklable, module-level f;
+    see :mod:`dualdiff.fanout`).
 
     >>> jacobian(lambda x: np.array([x[0] * x[1], np.sin(x[0])]), [0.0, 2.0]).tolist()
     [[2.0, 0.0], [1.0, 0.0]]
     """
     if sparsity is not None:
-        return sparse_jacobian(f, as_input(x), sparsity=sparsity, mode=check_mode(mode))
-    return value_and_jacobian(f, x, mode, chunk)[1]
+        return sparse_jacobian(f, as_input(x), sparsity=sparsity, mode=check_mode(mode),
+                               executor=executor)
+    return value_and_jacobian(f, x, mode, chunk, executor)[1]
 
 
 def gradient(f: Function, x: ArrayLike, mode: str = "auto"):
@@ -104,7 +112,7 @@ def gradient(f: Function, x: ArrayLike, mode: str = "auto"):
 
 
 def value_gradient_and_hessian(f: Function, x: ArrayLike, chunk: int | None = None,
-                               method: str = "auto"):
+                               method: str = "auto", executor=None):
     """``(f(x), gradient, Hessian)`` of a scalar f from the same passes.
 
     The gradient is shaped like x, the Hessian ``x.shape + x.shape``.
@@ -113,25 +121,37 @@ def value_gradient_and_hessian(f: Function, x: ArrayLike, chunk: int | None = No
     ``p = ceil(n / k)``.  ``"forward-over-reverse"``: Dual passes of ``chunk``
     directions over reverse sweeps.  ``"auto"``: hyper-duals when one block
     holds x, else forward-over-reverse (hyper-duals if f uses a rule with no
-    reverse form).
+    reverse form).  ``executor``: the passes (blocks, or chunks of directions) run
+    there, same bits (see :func:`jacobian`).
 
     >>> v, g, H = value_gradient_and_hessian(lambda x: x[0] ** 2 * x[1], [3.0, 2.0])
     >>> float(v), g.tolist(), H.tolist()
     (18.0, [12.0, 9.0], [[4.0, 6.0], [6.0, 0.0]])
     """
-    return _hessian.value_gradient_and_hessian(f, as_input(x), check_chunk(chunk), method)
+    check_executor(executor)
+    return _hessian.value_gradient_and_hessian(f, as_input(x), check_chunk(chunk), method,
+                                               executor)
 
 
-def hessian(f: Function, x: ArrayLike, chunk: int | None = None, method: str = "auto"):
+def hessian(f: Function, x: ArrayLike, chunk: int | None = None, method: str = "auto",
+            sparsity=None, executor=None):
     """Hessian ``H[i..., j...] = d^2 f / dx_i dx_j`` of a scalar f, shape ``x.shape * 2``.
 
     Exact (no step size); symmetric to rounding.  See
     :func:`value_gradient_and_hessian` for ``chunk``, ``method`` and the cost.
+    ``sparsity`` ("auto" or a pattern) returns a scipy.sparse csr_array (n, n): the
+    pattern detected (or given), star-coloured, and read from one forward-over-reverse
+    pass of #colours Hessian-vector products (see :mod:`dualdiff.sparse_hessian`).
+    ``executor``: the passes run there, same bits (see :func:`jacobian`).
 
     >>> hessian(lambda x: np.sum(x ** 3), [1.0, 2.0]).tolist()
     [[6.0, 0.0], [0.0, 12.0]]
+    >>> hessian(lambda x: np.sum(x[1:] * x[:-1]), np.ones(3), sparsity="auto").nnz
+    4
     """
-    return value_gradient_and_hessian(f, x, chunk, method)[2]
+    if sparsity is not None:
+        return sparse_hessian(f, as_input(x), sparsity=sparsity, executor=executor)
+    return value_gradient_and_hessian(f, x, chunk, method, executor)[2]
 
 
 def hvp(f: Function, x: ArrayLike, v: ArrayLike, chunk: int | None = None,
@@ -164,7 +184,7 @@ def jacobian_sparsity(f: Function, x: ArrayLike, *args) -> sp.csr_array:
 
 
 def jacobian_plan(f: Function, x0: ArrayLike, sparsity="auto", mode: str = "auto",
-                  args: tuple = ()) -> JacobianPlan:
+                  args: tuple = (), executor=None) -> JacobianPlan:
     """Detect (or take) the pattern of f's Jacobian and colour it once; call it at new x.
 
     The plan re-checks at every call the discrete results (comparisons, branches,
@@ -175,9 +195,9 @@ def jacobian_plan(f: Function, x0: ArrayLike, sparsity="auto", mode: str = "auto
     >>> plan.ncolors, plan(np.ones(5)).toarray()[1].tolist()
     (2, [-1.0, 1.0, 0.0, 0.0, 0.0])
     """
-    return JacobianPlan(f, x0, sparsity=sparsity, mode=mode, args=args)
+    return JacobianPlan(f, x0, sparsity=sparsity, mode=mode, args=args, executor=executor)
 
 
 __all__ = ["jvp", "vjp", "derivative", "value_and_jacobian", "jacobian", "gradient",
            "value_gradient_and_hessian", "hessian", "hvp", "jacobian_sparsity",
-           "jacobian_plan", "check_scalar"]
+           "jacobian_plan", "check_scalar", "hessian_sparsity"]
