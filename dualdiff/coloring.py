@@ -171,28 +171,41 @@ def _entries(p):
         p.indices.astype(np.int64)
 
 
-def _reads(p: sp.csr_array, d: sp.csr_array, colors: np.ndarray) -> np.ndarray | None:
-    """symmetric_reads for a symmetric pattern p and d = p with its diagonal."""
-    n = p.shape[0]
-    k = int(colors.max(initial=-1)) + 1
-    r, c = _entries(d)
-    count = _count(r * k + colors[c], n * k)
-    rows, cols = _entries(p)
-    if p.nnz == 0:
-        return np.zeros(0, np.int64)
-    own = count(rows * k + colors[cols]) == 1   # h_ij = B[i, c(j)]
-    mirror_ok = count(cols * k + colors[rows]) == 1  # h_ij = h_ji = B[j, c(i)]
-    if not np.all(own | mirror_ok):
-        return None
-    # decide once per unordered pair, on its upper entry (i <= j)
-    pos = sp.csr_array((np.arange(1, p.nnz + 1), p.indices, p.indptr), shape=p.shape)
-    mirror = pos.T.tocsr()
-    mirror.sort_indices()
-    mirror = mirror.data - 1  # position of (j, i) for each entry (i, j)
-    upper = rows <= cols
-    lo, hi = np.where(upper, rows, cols), np.where(upper, cols, rows)
-    use_own = np.where(upper, own, own[mirror])
-    return np.where(use_own, colors[hi] * n + lo, colors[lo] * n + hi)
+class _Symmetric:
+    """A symmetric pattern ``p``, ``d`` = p with its diagonal, and their entries."""
+
+    def __init__(self, pattern):
+        self.p = p = symmetric(pattern)
+        self.n = n = p.shape[0]
+        self.d = as_pattern(p + sp.eye_array(n, dtype=bool, format="csr"))
+        self.rows, self.cols = _entries(p)
+        self.drows, self.dcols = _entries(self.d)
+
+    def readable(self, colors):
+        """Per entry of p: readable from its own row (``own``), and whether every entry is
+        readable from its row or its mirror's (``ok``)."""
+        k = int(colors.max(initial=-1)) + 1
+        count = _count(self.drows * k + colors[self.dcols], self.n * k)
+        own = count(self.rows * k + colors[self.cols]) == 1   # h_ij = B[i, c(j)]
+        mirror = count(self.cols * k + colors[self.rows]) == 1  # h_ij = h_ji = B[j, c(i)]
+        return own, bool(np.all(own | mirror))
+
+    def reads(self, colors) -> np.ndarray | None:
+        p, n, rows, cols = self.p, self.n, self.rows, self.cols
+        if colors.shape != (n,) or (n and colors.min() < 0):
+            return None
+        own, ok = self.readable(colors)
+        if not ok:
+            return None
+        # decide once per unordered pair, on its upper entry (i <= j)
+        pos = sp.csr_array((np.arange(1, p.nnz + 1), p.indices, p.indptr), shape=p.shape)
+        mirror = pos.T.tocsr()
+        mirror.sort_indices()
+        mirror = mirror.data - 1  # position of (j, i) for each entry (i, j)
+        upper = rows <= cols
+        lo, hi = np.where(upper, rows, cols), np.where(upper, cols, rows)
+        use_own = np.where(upper, own, own[mirror])
+        return np.where(use_own, colors[hi] * n + lo, colors[lo] * n + hi)
 
 
 def symmetric_reads(pattern, colors) -> np.ndarray | None:
@@ -207,11 +220,7 @@ def symmetric_reads(pattern, colors) -> np.ndarray | None:
     >>> symmetric_reads(np.ones((2, 2)), [0, 1]).tolist()
     [0, 2, 2, 3]
     """
-    p = symmetric(pattern)
-    colors = np.asarray(colors, dtype=np.int64)
-    if colors.shape != (p.shape[0],) or (colors.size and colors.min() < 0):
-        return None
-    return _reads(p, symmetric(p, diagonal=True), colors)
+    return _Symmetric(pattern).reads(np.asarray(colors, dtype=np.int64))
 
 
 def is_star(pattern, colors) -> bool:
@@ -327,26 +336,50 @@ def star_coloring(pattern) -> np.ndarray:
     >>> star_coloring(arrow).tolist(), int(column_coloring(arrow).max()) + 1
     ([0, 1, 1, 1, 1, 1], 6)
     """
-    d = symmetric(pattern, diagonal=True)
-    n = d.shape[0]
+    return star_recovery(pattern)[0]
+
+
+def star_recovery(pattern, colors=None):
+    """``(colors, reads, counts)`` for a symmetric pattern: the star colouring (or the
+    given colours, checked), where each entry of ``symmetric(pattern)`` is read from
+    ``(H S)^T`` (see :func:`symmetric_reads`), and the colour counts: ``star``,
+    ``columns`` (column colouring) and ``column_bound`` (its lower bound, the largest
+    row count, which star colourings can go below).
+
+    >>> import numpy as np
+    >>> star_recovery(np.eye(3) + np.eye(3, k=1))[2]
+    {'star': 2, 'columns': 3, 'column_bound': 3}
+    """
+    sym = _Symmetric(pattern)
+    d, n = sym.d, sym.n
+    columns = column_coloring(d) if n else np.zeros(0, np.int64)
+    best = int(columns.max(initial=-1)) + 1
+    if colors is None:
+        colors = _star(sym, columns, best)
+    colors = np.asarray(colors, dtype=np.int64)
+    reads = sym.reads(colors)
+    if reads is None:
+        raise ValueError("these colours do not let every entry of the symmetric pattern be "
+                         "read directly (not a star colouring); see coloring.star_coloring")
+    return colors, reads, {"star": int(colors.max(initial=-1)) + 1, "columns": best,
+                           "column_bound": lower_bound(d)}
+
+
+def _star(sym: _Symmetric, columns: np.ndarray, best: int) -> np.ndarray:
+    n, rows, cols = sym.n, sym.rows, sym.cols
     if n == 0:
-        return np.zeros(0, np.int64)
-    columns = column_coloring(d)
-    best = int(columns.max()) + 1
-    rows, cols = _entries(d)
-    gap = np.abs(rows - cols)
-    gap = gap[gap > 0]
-    p = None
+        return columns
+    off = rows != cols
+    gap = np.abs(rows[off] - cols[off])
     for w in range(2, min(best, 2 * int(gap.max(initial=0)) + 2, MODULAR_TRIES)):
         if np.any(gap % w == 0):
             continue  # two neighbours would share a colour
-        p = symmetric(pattern) if p is None else p
         modular = np.arange(n, dtype=np.int64) % w
-        if _reads(p, d, modular) is not None:  # optimal on banded patterns
+        if sym.readable(modular)[1]:  # optimal on banded patterns
             return modular
-    adj = sp.csr_array((np.ones(len(gap), bool), cols[rows != cols],
-                        np.concatenate([[0], np.cumsum(np.bincount(
-                            rows[rows != cols], minlength=n))])), shape=(n, n))
+    adj = sp.csr_array((np.ones(int(off.sum()), bool), cols[off],
+                        np.concatenate([[0], np.cumsum(np.bincount(rows[off], minlength=n))])),
+                       shape=(n, n))
     if best <= _star_bound(adj):
         return columns
     greedy = _star_greedy(adj, range(n))
@@ -372,12 +405,9 @@ def symmetric_report(pattern) -> dict:
     >>> r["star"], r["columns"], r["column_bound"]
     (3, 3, 3)
     """
-    p = symmetric(pattern, diagonal=True)
-    star = star_coloring(p)
-    return {"n": p.shape[0], "nnz": int(symmetric(pattern).nnz),
-            "star": int(star.max(initial=-1) + 1),
-            "columns": int(column_coloring(p).max(initial=-1) + 1),
-            "column_bound": lower_bound(p)}
+    _, _, counts = star_recovery(pattern)
+    p = symmetric(pattern)
+    return {"n": p.shape[0], "nnz": int(p.nnz), **counts}
 
 
 def report(pattern) -> dict:

@@ -80,9 +80,10 @@ def _parse(sparsity, n: int):
     if pattern.shape != (n, n):
         raise ValueError(f"sparsity pattern of shape {pattern.shape} does not fit a Hessian "
                          f"of shape ({n}, {n})")
-    if colors is not None and not coloring.is_star(pattern, colors):
-        raise ValueError("sparsity=(pattern, colours): the colours must let every entry be "
-                         "read directly (a star colouring; see dualdiff.coloring.star_coloring)")
+    if colors is not None and (colors.shape != (n,) or not coloring.is_star(pattern, colors)):
+        raise ValueError("sparsity=(pattern, colours): the colours (one per variable) must "
+                         "let every entry be read directly (a star colouring; see "
+                         "dualdiff.coloring.star_coloring)")
     return pattern, colors
 
 
@@ -133,14 +134,9 @@ class SparseHessianPlan:
         self.detections += 1
 
     def _colour(self, colors=None) -> None:
-        p = self.pattern
-        self.colors = coloring.star_coloring(p) if colors is None else colors
-        self.ncolors = int(self.colors.max(initial=-1) + 1)
-        self._read = coloring.symmetric_reads(p, self.colors)
-        columns = coloring.column_coloring(coloring.symmetric(p, diagonal=True))
-        self.coloring = {"star": self.ncolors, "columns": int(columns.max(initial=-1) + 1),
-                         "column_bound": coloring.lower_bound(p)}
-        c, n = self.ncolors, self.n
+        self.colors, self._read, self.coloring = coloring.star_recovery(self.pattern, colors)
+        self.ncolors = c = self.coloring["star"]
+        n = self.n
         step = self.chunk or max(1, min(c, default_chunk(n)))
         self._seeds = []
         for start in range(0, c, step):
