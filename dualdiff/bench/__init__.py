@@ -5,7 +5,8 @@ Sections (each also runnable alone with ``--section NAME``):
 * ``modes``    forward vs reverse vs auto over a grid of (n, m): the main table;
 * ``overhead`` Jacobian cost / cost of f for a small MLP, scalar-op overhead;
 * ``hessian``  hessian and hvp cost / cost of f (Rosenbrock);
-* ``sparse``   coloured sparse Jacobians vs n (element-wise, Broyden tridiagonal).
+* ``sparse``   coloured sparse Jacobians vs n (element-wise, Broyden tridiagonal);
+* ``scale``    ``executor=`` speed-ups on an f of ~50 ms, sparse Hessians vs n.
 
 Results go to ``--out`` as ``<section>.json`` (and PNG plots).
 """
@@ -17,7 +18,7 @@ import importlib
 import os
 import time
 
-SECTIONS = ("modes", "overhead", "hessian", "sparse")
+SECTIONS = ("modes", "overhead", "hessian", "sparse", "scale")
 
 
 def main(argv=None) -> int:
