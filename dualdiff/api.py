@@ -141,7 +141,8 @@ def hessian(f: Function, x: ArrayLike, chunk: int | None = None, method: str = "
     :func:`value_gradient_and_hessian` for ``chunk``, ``method`` and the cost.
     ``sparsity`` ("auto" or a pattern) returns a scipy.sparse csr_array (n, n): the
     pattern detected (or given), star-coloured, and read from one forward-over-reverse
-    pass of #colours Hessian-vector products (see :mod:`dualdiff.sparse_hessian`).
+    pass of #colours Hessian-vector products (``chunk`` colours per pass; see
+    :mod:`dualdiff.sparse_hessian`).
     ``executor``: the passes run there, same bits (see :func:`jacobian`).
 
     >>> hessian(lambda x: np.sum(x ** 3), [1.0, 2.0]).tolist()
@@ -150,7 +151,11 @@ def hessian(f: Function, x: ArrayLike, chunk: int | None = None, method: str = "
     4
     """
     if sparsity is not None:
-        return sparse_hessian(f, as_input(x), sparsity=sparsity, executor=executor)
+        if method not in ("auto", "forward-over-reverse"):
+            raise ValueError(f"hessian(..., sparsity=...) computes H S by forward-over-reverse "
+                             f"passes; method={method!r} is not available with sparsity")
+        return sparse_hessian(f, as_input(x), sparsity=sparsity, executor=executor,
+                              chunk=check_chunk(chunk))
     return value_gradient_and_hessian(f, x, chunk, method, executor)[2]
 
 

@@ -27,7 +27,7 @@ from .dual import Dual
 from .hyperdual import HyperDual
 from .modes import check_scalar, forward_jacobian
 from .reverse import Recording
-from .seeding import basis_seeds, fresh, unpack
+from .seeding import basis_seeds, default_chunk, fresh, unpack
 from .tape import NoReverseRule
 
 METHODS = ("auto", "hyperdual", "forward-over-reverse")
@@ -113,7 +113,9 @@ def value_gradient_and_hessian(f, x, chunk: int | None = None, method: str = "au
     shape, n = np.shape(x), int(np.prod(np.shape(x)))
     if _method(method, n, chunk or hessian_chunk(n)) == "forward-over-reverse":
         try:
-            out, jac = forward_jacobian(ValueAndGradient(f), x, chunk, executor)
+            # the pass returns n + 1 values: fix the chunk for that size up front
+            out, jac = forward_jacobian(ValueAndGradient(f), x, chunk or default_chunk(n, n + 1),
+                                        executor)
         except NoReverseRule:
             if method != "auto":
                 raise

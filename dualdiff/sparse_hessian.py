@@ -95,8 +95,9 @@ class SparseHessianPlan:
     ``scipy.optimize.minimize(..., method="trust-constr", hess=plan)``.
 
     ``sparsity``: "auto" (detect at x0) or a pattern (symmetrised; the caller's
-    promise, not re-checked), or ``(pattern, colours)``.  ``executor``: the passes
-    (blocks of colours) run there, same bits.
+    promise, not re-checked), or ``(pattern, colours)``.  ``chunk``: colours per pass
+    (default: all in one pass, bounded by a memory budget).  ``executor``: the passes
+    run there, same bits.
 
     Attributes: ``pattern``, ``colors``, ``ncolors``, ``coloring`` (star colours vs
     the column colouring and its lower bound), ``local`` (the pattern rests on
@@ -178,8 +179,8 @@ class SparseHessianPlan:
                 f"{self.ncolors} colours, local={self.local})")
 
 
-def sparse_hessian(f: Function, x, sparsity="auto", args: tuple = (),
-                   executor=None) -> sp.csr_array:
+def sparse_hessian(f: Function, x, sparsity="auto", args: tuple = (), executor=None,
+                   chunk: int | None = None) -> sp.csr_array:
     """Hessian of a scalar f as a scipy.sparse csr_array (n, n); see
     :func:`dualdiff.hessian`.
 
@@ -187,7 +188,8 @@ def sparse_hessian(f: Function, x, sparsity="auto", args: tuple = (),
     >>> sparse_hessian(lambda x: np.sum(x ** 3), np.arange(3.0)).toarray().tolist()
     [[0.0, 0.0, 0.0], [0.0, 6.0, 0.0], [0.0, 0.0, 12.0]]
     """
-    return SparseHessianPlan(f, x, sparsity=sparsity, args=args, executor=executor)(x)
+    return SparseHessianPlan(f, x, sparsity=sparsity, args=args, executor=executor,
+                             chunk=chunk)(x)
 
 
 def hessian_sparsity(f: Function, x, *args) -> sp.csr_array:

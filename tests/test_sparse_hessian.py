@@ -269,6 +269,8 @@ def test_given_patterns_and_colours():
         dd.hessian(chained, x, sparsity=np.eye(5))
     with pytest.raises(ValueError, match="auto"):
         dd.hessian(chained, x, sparsity="yes")
+    with pytest.raises(ValueError, match="forward-over-reverse"):
+        dd.hessian(chained, x, sparsity="auto", method="hyperdual")
 
 
 def test_trust_constr_client_converges_at_ten_thousand():
