@@ -43,6 +43,12 @@ def chained(x):
     return np.sum((x - 1.0) ** 2) + np.sum((x[1:] - x[:-1] ** 2) ** 2)
 
 
+def wide(x):
+    """More outputs than inputs: the default chunk shrinks after the first pass, so the
+    passes guessed at first are replaced (n = 600 > one pass's default width)."""
+    return np.sin(np.concatenate([x, 2.0 * x])) * x[0]
+
+
 def branching(x):
     """Its structure hangs on a comparison: sparse plans record it per pass."""
     return np.cumsum(x) * (x[0] > -5.0)
@@ -65,6 +71,9 @@ CASES = {  # name -> (call(executor), reference or None)
                        mixer_jacobian(X)),
     "forward default chunk": (lambda ex: dd.jacobian(mixer, X, mode="forward", executor=ex),
                               mixer_jacobian(X)),
+    "forward, output wider": (
+        lambda ex: dd.jacobian(wide, np.linspace(0.0, 1.0, 600), mode="forward", executor=ex),
+        None),
     "reverse rows": (lambda ex: dd.jacobian(mixer, X, mode="reverse", chunk=4, executor=ex),
                      mixer_jacobian(X)),
     "auto reverse": (lambda ex: dd.jacobian(few_outputs, X, chunk=1, executor=ex), None),
