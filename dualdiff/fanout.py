@@ -53,7 +53,11 @@ def _unpicklable(err: BaseException) -> bool:
 
 def submit(executor: Executor | None, fn, items: list) -> list:
     """Futures (or, without an executor, finished results wrapped alike) of
-    ``fn(*item)`` for each item, in order."""
+    ``fn(*item)`` for each item, in order.
+
+    >>> [f.result() for f in submit(None, pow, [(2, 3)])]
+    [8]
+    """
     if executor is None:
         return [_Done(fn(*item)) for item in items]
     return [executor.submit(fn, *item) for item in items]
@@ -61,7 +65,11 @@ def submit(executor: Executor | None, fn, items: list) -> list:
 
 def gather(futures: list, start: int = 0) -> list:
     """The results of ``futures[start:]``, in order; on an error the rest are cancelled
-    and a pickling failure says what to do."""
+    and a pickling failure says what to do.
+
+    >>> gather(submit(None, pow, [(2, 3), (3, 2)]), start=1)
+    [9]
+    """
     try:
         return [fu.result() for fu in futures[start:]]
     except BaseException as err:

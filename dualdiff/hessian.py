@@ -79,7 +79,11 @@ class ValueAndGradient:
     """``z -> [f(z), *gradient of f at z]`` (flat) by one reverse sweep: a Dual pass
     over it gives the gradient and k Hessian columns (forward-over-reverse).  f's
     value comes without the forward pass's own perturbation (outer ones stay).  A
-    module-level class, so it pickles (to executors) whenever f does."""
+    module-level class, so it pickles (to executors) whenever f does.
+
+    >>> ValueAndGradient(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0])).tolist()
+    [5.0, 2.0, 4.0]
+    """
 
     def __init__(self, f, what: str = "hessian"):
         self.f, self.what = f, what
@@ -95,7 +99,11 @@ class ValueAndGradient:
 
 def hyperdual_block(f, x, si: int, ki: int, sj: int, kj: int):
     """One hyper-dual pass: ``(f(x), g[I], g[J], H[I, J])`` for the index blocks
-    I = si .. si + ki - 1 and J = sj .. sj + kj - 1."""
+    I = si .. si + ki - 1 and J = sj .. sj + kj - 1.
+
+    >>> hyperdual_block(lambda x: x[0] ** 2 * x[1], np.array([3.0, 2.0]), 0, 1, 1, 1)[3]
+    array([[6.]])
+    """
     shape, n = np.shape(x), math.prod(np.shape(x))
     seed_i = basis_seeds(n, si, ki, shape)
     seed_j = seed_i.copy() if (si, ki) == (sj, kj) else basis_seeds(n, sj, kj, shape)

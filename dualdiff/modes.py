@@ -76,8 +76,12 @@ def _remember(f, key, entry) -> None:
 
 
 def forward_pass(f, x, start: int, k: int):
-    """One forward pass: ``(f(x), tangent)`` seeded with basis directions ``start ..
-    start + k - 1``, on a fresh copy of x (f may write into its argument)."""
+    """One forward pass: ``(f(x), (tangent,))`` seeded with basis directions ``start ..
+    start + k - 1``, on a fresh copy of x (f may write into its argument).
+
+    >>> forward_pass(lambda x: x * x, np.array([1.0, 2.0]), 1, 1)[1][0].tolist()
+    [[0.0, 4.0]]
+    """
     shape, n = np.shape(x), math.prod(np.shape(x))
     xin = Dual._make(fresh(x), (basis_seeds(n, start, k, shape, x.dtype),), new_tag())
     return unpack(f(xin), xin)
@@ -149,7 +153,11 @@ def reverse_chunk(rec, m: int) -> int:
 
 
 def sweep_rows(rec, start: int, k: int, complex_out: bool):
-    """Rows ``start .. start + k - 1`` of the Jacobian of a recording: (k, n)."""
+    """Rows ``start .. start + k - 1`` of the Jacobian of a recording: (k, n).
+
+    >>> sweep_rows(Recording(lambda x: x * x, np.array([1.0, 2.0])), 1, 1, False).tolist()
+    [[0.0, 4.0]]
+    """
     u = basis_seeds(math.prod(rec.y_shape), start, k, rec.y_shape, rec.x_dtype)
     rows = np.reshape(rec.sweep(u), (k, -1))
     if complex_out:  # u = i e_j gives -Im J: J = sweep(e) - i sweep(i e)
@@ -158,7 +166,11 @@ def sweep_rows(rec, start: int, k: int, complex_out: bool):
 
 
 def record_and_sweep_rows(f, x, start: int, k: int, complex_out: bool):
-    """:func:`sweep_rows` of a recording of f at x made here (a worker process)."""
+    """:func:`sweep_rows` of a recording of f at x made here (a worker process).
+
+    >>> record_and_sweep_rows(lambda x: x * x, np.array([1.0, 2.0]), 0, 1, False).tolist()
+    [[2.0, 0.0]]
+    """
     return sweep_rows(Recording(f, x), start, k, complex_out)
 
 

@@ -216,7 +216,12 @@ class JacobianPlan:
 
 def colour_pass(f, x, seed, args):
     """One forward pass seeded with ``seed`` (k, *x.shape): the tangent of f's output
-    and the discrete results the pass saw (a work item for an executor)."""
+    and the discrete results the pass saw (a work item for an executor).
+
+    >>> t, seen = colour_pass(lambda x: x * x, np.array([1.0, 2.0]), np.ones((1, 2)), ())
+    >>> t.tolist(), seen
+    ([[2.0, 4.0]], [])
+    """
     with recording(Discretes()) as seen:
         xin = Dual._make(fresh(x), (seed.copy(),), new_tag())
         _, (t,) = unpack(f(xin, *args), xin)

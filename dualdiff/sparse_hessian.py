@@ -57,7 +57,12 @@ def detect(f: Function, x, args: tuple = ()):
 
 def hvp_pass(f, x, seed, args):
     """One forward-over-reverse pass: ``(H S)^T`` (k, n) for the seeds S (k, *x.shape),
-    and the discrete results f computed from x in it (a work item for an executor)."""
+    and the discrete results f computed from x in it (a work item for an executor).
+
+    >>> t, seen = hvp_pass(lambda x: np.sum(x ** 3), np.array([1.0, 2.0]), np.eye(2), ())
+    >>> t.tolist(), seen
+    ([[6.0, 0.0], [0.0, 12.0]], [])
+    """
     xin = Dual._make(fresh(x), (seed.copy(),), new_tag())
     rec = Recording(lambda z: f(z, *args), xin, guards=True)
     check_scalar(rec.value, "hessian")
