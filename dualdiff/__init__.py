@@ -23,6 +23,7 @@ from .api import (
     gradient_plan,
     hessian,
     hessian_plan,
+    hessian_sparsity,
     hvp,
     hvp_plan,
     jacobian,
@@ -38,12 +39,14 @@ from .dual import Dual
 from .hyperdual import HyperDual
 from .plans import DenseJacobianPlan, GradientPlan, HessianPlan, HvpPlan
 from .sparse import JacobianPlan
+from .sparse_hessian import SparseHessianPlan
 from .user_rules import primitive_rule as primitive
 from .user_rules import rule
 
 __version__ = "0.2.0.dev0"
 __all__ = ["Dual", "HyperDual", "derivative", "gradient", "jacobian", "jvp", "vjp",
            "value_and_jacobian", "value_and_gradient", "hessian", "hvp",
-           "value_gradient_and_hessian", "jacobian_sparsity", "jacobian_plan", "JacobianPlan",
-           "gradient_plan", "hessian_plan", "hvp_plan", "GradientPlan", "HessianPlan", "HvpPlan",
-           "DenseJacobianPlan", "rule", "primitive", "__version__"]
+           "value_gradient_and_hessian", "jacobian_sparsity", "hessian_sparsity",
+           "jacobian_plan", "JacobianPlan", "gradient_plan", "hessian_plan", "hvp_plan",
+           "GradientPlan", "HessianPlan", "HvpPlan", "DenseJacobianPlan", "SparseHessianPlan",
+           "rule", "primitive", "__version__"]

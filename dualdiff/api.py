@@ -25,12 +25,15 @@ import scipy.sparse as sp
 from . import hessian as _hessian
 from .core import new_tag
 from .dual import Dual
+from .fanout import check_executor
 from .modes import check_scalar, run_gradient, run_jacobian
 from .plans import DenseJacobianPlan, GradientPlan, HessianPlan, HvpPlan
 from .pytrees import Problem
 from .reverse import Recording
 from .seeding import check_chunk, check_mode, fresh, unpack
 from .sparse import JacobianPlan, detect, sparse_jacobian
+from .sparse_hessian import detect as detect_hessian
+from .sparse_hessian import sparse_hessian
 
 ArrayLike = Any
 Function = Callable[..., Any]
@@ -127,22 +130,24 @@ def derivative(f: Function, x: ArrayLike, *, args: tuple = (), kwargs=None,
 
 def value_and_jacobian(f: Function, x: ArrayLike, mode: str = "auto", chunk: int | None = None,
                        *, args: tuple = (), kwargs=None, argnums=None,
-                       has_aux: bool = False):
+                       has_aux: bool = False, executor=None):
     """``(f(x), J)`` from the same passes, ``J[i..., j...] = d f_i / d x_j``; with
-    ``has_aux`` ``((f(x), aux), J)``.
+    ``has_aux`` ``((f(x), aux), J)``.  ``executor``: see :func:`jacobian`.
 
     >>> y, J = value_and_jacobian(lambda x: x**2, np.array([1.0, 3.0]))
     >>> J.tolist()
     [[2.0, 0.0], [0.0, 6.0]]
     """
     p = _problem(f, x, args, kwargs, argnums, has_aux)
-    value, jac = run_jacobian(p.fn, p.x, check_mode(mode), check_chunk(chunk), memo=f)
+    check_executor(executor)
+    value, jac = run_jacobian(p.fn, p.x, check_mode(mode), check_chunk(chunk), memo=f,
+                              executor=executor)
     return p.with_aux(p.output(value)), p.jacobian(jac)
 
 
 def jacobian(f: Function, x: ArrayLike, mode: str = "auto", chunk: int | None = None,
              sparsity=None, *, args: tuple = (), kwargs=None, argnums=None,
-             has_aux: bool = False):
+             has_aux: bool = False, executor=None):
     """Jacobian ``J[i..., j...] = d f(x)_i / d x_j`` of shape ``f(x).shape + x.shape``
     (``(J, aux)`` with has_aux).
 
@@ -151,6 +156,9 @@ def jacobian(f: Function, x: ArrayLike, mode: str = "auto", chunk: int | None = 
     directions per pass (default: bounded by a memory budget).  ``sparsity``
     ("auto" or a pattern) returns a scipy.sparse csr_array (m, n) instead (over the
     flattened leaves when x or f(x) is a structure).  Structures: ``J[out][in]``.
+    ``executor`` (any ``concurrent.futures.Executor``): the passes run there, with
+    the same bits as without (a process pool needs a picklable, module-level f;
+    see :mod:`dualdiff.fanout`).
 
     >>> jacobian(lambda x: np.array([x[0] * x[1], np.sin(x[0])]), [0.0, 2.0]).tolist()
     [[2.0, 0.0], [1.0, 0.0]]
@@ -160,9 +168,11 @@ def jacobian(f: Function, x: ArrayLike, mode: str = "auto", chunk: int | None = 
     """
     if sparsity is not None:
         p = _problem(f, x, args, kwargs, argnums, has_aux)
-        return p.with_aux(sparse_jacobian(p.fn, p.x, sparsity=sparsity, mode=check_mode(mode)))
+        check_executor(executor)
+        return p.with_aux(sparse_jacobian(p.fn, p.x, sparsity=sparsity, mode=check_mode(mode),
+                                          executor=executor))
     value, jac = value_and_jacobian(f, x, mode, chunk, args=args, kwargs=kwargs,
-                                    argnums=argnums, has_aux=has_aux)
+                                    argnums=argnums, has_aux=has_aux, executor=executor)
     return (jac, value[1]) if has_aux else jac
 
 
@@ -199,7 +209,7 @@ def gradient(f: Function, x: ArrayLike, mode: str = "auto", *, args: tuple = (),
 
 def value_gradient_and_hessian(f: Function, x: ArrayLike, chunk: int | None = None,
                                method: str = "auto", *, args: tuple = (), kwargs=None,
-                               argnums=None, has_aux: bool = False):
+                               argnums=None, has_aux: bool = False, executor=None):
     """``(f(x), gradient, Hessian)`` of a scalar f from the same passes (the value is
     ``(f(x), aux)`` with has_aux).
 
@@ -209,32 +219,52 @@ def value_gradient_and_hessian(f: Function, x: ArrayLike, chunk: int | None = No
     ``p = ceil(n / k)``.  ``"forward-over-reverse"``: Dual passes of ``chunk``
     directions over reverse sweeps.  ``"auto"``: hyper-duals when one block
     holds x, else forward-over-reverse (hyper-duals if f uses a rule with no
-    reverse form).
+    reverse form).  ``executor``: the passes (blocks, or chunks of directions) run
+    there, same bits (see :func:`jacobian`).
 
     >>> v, g, H = value_gradient_and_hessian(lambda x: x[0] ** 2 * x[1], [3.0, 2.0])
     >>> float(v), g.tolist(), H.tolist()
     (18.0, [12.0, 9.0], [[4.0, 6.0], [6.0, 0.0]])
     """
     p = _problem(f, x, args, kwargs, argnums, has_aux)
+    check_executor(executor)
     with _scalar(p, "hessian"):
         value, grad, hess = _hessian.value_gradient_and_hessian(p.fn, p.x, check_chunk(chunk),
-                                                                method)
+                                                                method, executor)
     return p.with_aux(value), p.input(grad), p.hessian(hess)
 
 
-def hessian(f: Function, x: ArrayLike, chunk: int | None = None, method: str = "auto", *,
-            args: tuple = (), kwargs=None, argnums=None, has_aux: bool = False):
+def hessian(f: Function, x: ArrayLike, chunk: int | None = None, method: str = "auto",
+            sparsity=None, *, args: tuple = (), kwargs=None, argnums=None,
+            has_aux: bool = False, executor=None):
     """Hessian ``H[i..., j...] = d^2 f / dx_i dx_j`` of a scalar f, shape ``x.shape * 2``
     (``(H, aux)`` with has_aux).
 
     Exact (no step size); symmetric to rounding.  See
     :func:`value_gradient_and_hessian` for ``chunk``, ``method`` and the cost.
+    ``sparsity`` ("auto" or a pattern) returns a scipy.sparse csr_array (n, n): the
+    pattern detected (or given), star-coloured, and read from forward-over-reverse
+    passes of one Hessian-vector product per colour (``chunk`` colours per pass; see
+    :mod:`dualdiff.sparse_hessian`).  ``executor``: the passes run there, same bits.
 
     >>> hessian(lambda x: np.sum(x ** 3), [1.0, 2.0]).tolist()
     [[6.0, 0.0], [0.0, 12.0]]
+    >>> hessian(lambda x: np.sum(x[1:] * x[:-1]), np.ones(3), sparsity="auto").nnz
+    4
     """
+    if sparsity is not None:
+        if method not in ("auto", "forward-over-reverse"):
+            raise ValueError(f"hessian(..., sparsity=...) computes H S by forward-over-reverse "
+                             f"passes; method={method!r} is not available with sparsity")
+        p = _problem(f, x, args, kwargs, argnums, has_aux)
+        check_executor(executor)
+        with _scalar(p, "hessian"):
+            H = sparse_hessian(p.fn, p.x, sparsity=sparsity, executor=executor,
+                               chunk=check_chunk(chunk))
+        return p.with_aux(H)
     value, _, hess = value_gradient_and_hessian(f, x, chunk, method, args=args, kwargs=kwargs,
-                                                argnums=argnums, has_aux=has_aux)
+                                                argnums=argnums, has_aux=has_aux,
+                                                executor=executor)
     return (hess, value[1]) if has_aux else hess
 
 
@@ -275,8 +305,22 @@ def jacobian_sparsity(f: Function, x: ArrayLike, args: tuple = (), kwargs=None,
     return detect(p.fn, p.x)[1]
 
 
+def hessian_sparsity(f: Function, x: ArrayLike, args: tuple = (), kwargs=None,
+                     argnums=None) -> sp.csr_array:
+    """Symmetric boolean pattern (n, n) of the Hessian of a scalar f at x, by tracing which
+    inputs each non-linear operation couples (a superset of the true pattern, exact on
+    branch-free code; see :mod:`dualdiff.sparse_hessian`).
+
+    >>> f = lambda x: np.sum(np.exp(x[1:] - x[:-1])) + x[0] * x[-1]
+    >>> hessian_sparsity(f, np.ones(4)).toarray().astype(int).tolist()
+    [[1, 1, 0, 1], [1, 1, 1, 0], [0, 1, 1, 1], [1, 0, 1, 1]]
+    """
+    p = _problem(f, x, args, kwargs, argnums)
+    return detect_hessian(p.fn, p.x)[1]
+
+
 def jacobian_plan(f: Function, x0: ArrayLike, sparsity="auto", mode: str = "auto",
-                  args: tuple = (), kwargs=None) -> JacobianPlan | DenseJacobianPlan:
+                  args: tuple = (), kwargs=None, executor=None) -> JacobianPlan | DenseJacobianPlan:
     """Detect (or take) the pattern of f's Jacobian and colour it once; call it at new x.
 
     ``plan(x, *args)`` (x of x0's structure) returns the csr_array (m, n).  The plan
@@ -293,7 +337,8 @@ def jacobian_plan(f: Function, x0: ArrayLike, sparsity="auto", mode: str = "auto
     """
     if sparsity is None:
         return DenseJacobianPlan(_with_kwargs(f, kwargs), x0, mode=mode, args=args)
-    return JacobianPlan(f, x0, sparsity=sparsity, mode=mode, args=args, kwargs=kwargs)
+    return JacobianPlan(f, x0, sparsity=sparsity, mode=mode, args=args, kwargs=kwargs,
+                        executor=executor)
 
 
 def gradient_plan(f: Function, x0: ArrayLike, args: tuple = ()) -> GradientPlan:
@@ -330,5 +375,5 @@ def hvp_plan(f: Function, x0: ArrayLike, args: tuple = ()) -> HvpPlan:
 
 __all__ = ["jvp", "vjp", "derivative", "value_and_jacobian", "jacobian", "gradient",
            "value_and_gradient", "value_gradient_and_hessian", "hessian", "hvp",
-           "jacobian_sparsity", "jacobian_plan", "gradient_plan", "hessian_plan", "hvp_plan",
-           "check_scalar"]
+           "jacobian_sparsity", "hessian_sparsity", "jacobian_plan", "gradient_plan",
+           "hessian_plan", "hvp_plan", "check_scalar"]

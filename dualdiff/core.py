@@ -142,6 +142,15 @@ class recording:
         _RECORDERS.reset(self._token)
 
 
+def recorders() -> tuple:
+    """The recorders active in this context (outermost first).
+
+    >>> recorders()
+    ()
+    """
+    return _RECORDERS.get()
+
+
 def frozen(x):
     """The plain value of x taken as a constant of the computation (a composite that
     computes, say, an SVD of the value and keeps it fixed): reported to the recorders like

@@ -20,13 +20,14 @@ import math
 
 import numpy as np
 
+from . import fanout
 from .arrays import zeros
 from .core import new_tag
 from .dual import Dual
 from .hyperdual import HyperDual
 from .modes import check_scalar, forward_jacobian
 from .reverse import Recording
-from .seeding import basis_seeds, fresh, unpack
+from .seeding import basis_seeds, default_chunk, fresh, unpack
 from .tape import NoReverseRule
 
 METHODS = ("auto", "hyperdual", "forward-over-reverse")
@@ -74,38 +75,73 @@ def _method(method: str, n: int, k: int) -> str:
     return method
 
 
-def value_gradient_and_hessian(f, x, chunk: int | None = None, method: str = "auto"):
+class ValueAndGradient:
+    """``z -> [f(z), *gradient of f at z]`` (flat) by one reverse sweep: a Dual pass
+    over it gives the gradient and k Hessian columns (forward-over-reverse).  f's
+    value comes without the forward pass's own perturbation (outer ones stay).  A
+    module-level class, so it pickles (to executors) whenever f does.
+
+    >>> ValueAndGradient(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0])).tolist()
+    [5.0, 2.0, 4.0]
+    """
+
+    def __init__(self, f, what: str = "hessian"):
+        self.f, self.what = f, what
+
+    def __call__(self, z):
+        rec = Recording(self.f, z)
+        check_scalar(rec.value, self.what)
+        y = rec.value
+        y = y.value if isinstance(y, Dual) and y.tag == z.tag else y
+        g = rec.sweep(np.ones((1,), np.result_type(rec.x_dtype)))[0]
+        return np.concatenate([np.reshape(y, (1,)), np.reshape(g, (-1,))])
+
+
+def hyperdual_block(f, x, si: int, ki: int, sj: int, kj: int):
+    """One hyper-dual pass: ``(f(x), g[I], g[J], H[I, J])`` for the index blocks
+    I = si .. si + ki - 1 and J = sj .. sj + kj - 1.
+
+    >>> hyperdual_block(lambda x: x[0] ** 2 * x[1], np.array([3.0, 2.0]), 0, 1, 1, 1)[3]
+    array([[6.]])
+    """
+    shape, n = np.shape(x), math.prod(np.shape(x))
+    seed_i = basis_seeds(n, si, ki, shape, x.dtype)
+    seed_j = seed_i.copy() if (si, ki) == (sj, kj) else basis_seeds(n, sj, kj, shape, x.dtype)
+    xin = HyperDual._make(fresh(x), (seed_i, seed_j, zeros((ki * kj,) + shape, x.dtype)),
+                          new_tag())
+    value, (g_i, g_j, h) = unpack(f(xin), xin)
+    check_scalar(value, "hessian")
+    return value, g_i, g_j, np.reshape(h, (ki, kj))
+
+
+def value_gradient_and_hessian(f, x, chunk: int | None = None, method: str = "auto",
+                               executor=None):
     """``(f(x), gradient, Hessian)`` of a scalar f at an input array x (see
-    :func:`dualdiff.value_gradient_and_hessian`)."""
+    :func:`dualdiff.value_gradient_and_hessian`); the passes on ``executor`` when given."""
     shape, n = np.shape(x), int(np.prod(np.shape(x)))
     if _method(method, n, chunk or hessian_chunk(n)) == "forward-over-reverse":
-        grad_f = _gradient_recorder(f, "hessian")
         try:
-            grad, hess = forward_jacobian(grad_f, x, chunk)
+            # the pass returns n + 1 values: fix the chunk for that size up front
+            out, jac = forward_jacobian(ValueAndGradient(f), x, chunk or default_chunk(n, n + 1),
+                                        executor)
         except NoReverseRule:
             if method != "auto":
                 raise
         else:
-            return grad_f.value, grad, hess
+            return out[0], np.reshape(out[1:], shape), np.reshape(jac[1:], shape + shape)
     k = chunk or hessian_chunk(n)
     blocks = _blocks(n, k)
+    pairs = [(i, j) for i in range(len(blocks)) for j in range(i, len(blocks))]
+    results = fanout.run(executor, hyperdual_block,
+                         [(f, x) + blocks[i] + blocks[j] for i, j in pairs])
     rows: list = [[None] * len(blocks) for _ in blocks]
     grad: list = [None] * len(blocks)
-    value = None
-    for i, (si, ki) in enumerate(blocks):
-        seed_i = basis_seeds(n, si, ki, shape, x.dtype)
-        for j in range(i, len(blocks)):
-            sj, kj = blocks[j]
-            seed_j = seed_i if j == i else basis_seeds(n, sj, kj, shape, x.dtype)
-            xin = HyperDual._make(fresh(x), (seed_i.copy(), seed_j.copy(), zeros(
-                (ki * kj,) + shape, x.dtype)), new_tag())
-            value, (g_i, g_j, h) = unpack(f(xin), xin)
-            check_scalar(value, "hessian")
-            h = np.reshape(h, (ki, kj))
-            rows[i][j] = h
-            if j != i:
-                rows[j][i] = np.swapaxes(h, 0, 1)
-            grad[i], grad[j] = g_i, g_j
+    value = results[0][0]
+    for (i, j), (_, g_i, g_j, h) in zip(pairs, results):
+        rows[i][j] = h
+        if j != i:
+            rows[j][i] = np.swapaxes(h, 0, 1)
+        grad[i], grad[j] = g_i, g_j
     hess = np.concatenate([np.concatenate(r, axis=1) for r in rows], axis=0)
     grad = np.concatenate(grad)
     return value, np.reshape(grad, shape), np.reshape(hess, shape + shape)

@@ -31,6 +31,7 @@ import weakref
 
 import numpy as np
 
+from . import fanout
 from .core import new_tag
 from .dual import Dual
 from .reverse import Recording
@@ -74,9 +75,21 @@ def _remember(f, key, entry) -> None:
             pass
 
 
-def forward_jacobian(f, x, chunk: int | None):
-    """``(f(x), J)`` by forward passes of ``chunk`` basis directions each.  Every pass
-    gets a fresh copy of x and of its seeds (f may write into its argument).
+def forward_pass(f, x, start: int, k: int):
+    """One forward pass: ``(f(x), (tangent,))`` seeded with basis directions ``start ..
+    start + k - 1``, on a fresh copy of x (f may write into its argument).
+
+    >>> forward_pass(lambda x: x * x, np.array([1.0, 2.0]), 1, 1)[1][0].tolist()
+    [[0.0, 4.0]]
+    """
+    shape, n = np.shape(x), math.prod(np.shape(x))
+    xin = Dual._make(fresh(x), (basis_seeds(n, start, k, shape, x.dtype),), new_tag())
+    return unpack(f(xin), xin)
+
+
+def forward_jacobian(f, x, chunk: int | None, executor=None):
+    """``(f(x), J)`` by forward passes of ``chunk`` basis directions each (on
+    ``executor`` when given: the same passes, so the same bits).
 
     >>> y, J = forward_jacobian(lambda x: x * x[0], np.array([1.0, 2.0]), chunk=1)
     >>> J.tolist()
@@ -84,17 +97,42 @@ def forward_jacobian(f, x, chunk: int | None):
     """
     shape, n = np.shape(x), math.prod(np.shape(x))
     k = chunk or default_chunk(n)
-    cols, start, value = [], 0, None
-    while start < n or value is None:
-        kk = min(k, n - start)
-        xin = Dual._make(fresh(x), (basis_seeds(n, start, kk, shape, x.dtype),), new_tag())
-        value, (t,) = unpack(f(xin), xin)
-        cols.append(np.moveaxis(t, 0, -1))
-        if chunk is None and start == 0:
-            k = default_chunk(n, math.prod(np.shape(value)))
-        start += kk
+    parallel = executor is not None and n > k
+
+    def passes(start, k):
+        items = [(f, x, s, min(k, n - s)) for s in range(start, n, max(k, 1))] or [(f, x, 0, 0)]
+        if parallel:
+            return fanout.submit(executor, forward_pass, items)
+        return [_Lazy(forward_pass, item) for item in items]
+
+    futures = passes(0, k)
+    value, (t,) = fanout.gather(futures[:1])[0]
+    m = math.prod(np.shape(value))
+    if chunk is None and n > k and default_chunk(n, m) != k:
+        # the output is larger than the input: later passes carry fewer directions
+        for fu in futures[1:]:
+            fu.cancel()
+        futures = futures[:1] + passes(k, default_chunk(n, m))
+    cols = [np.moveaxis(t, 0, -1)] + [np.moveaxis(t, 0, -1)
+                                      for _, (t,) in fanout.gather(futures, 1)]
     jac = cols[0] if len(cols) == 1 else np.concatenate(cols, axis=-1)
     return value, np.reshape(jac, np.shape(value) + shape)
+
+
+class _Lazy:
+    """A pass run when its result is asked for (serial mode: one pass in memory at a time
+    besides the columns kept)."""
+
+    __slots__ = ("fn", "item")
+
+    def __init__(self, fn, item):
+        self.fn, self.item = fn, item
+
+    def result(self):
+        return self.fn(*self.item)
+
+    def cancel(self) -> bool:
+        return True
 
 
 def _blocks(count: int, k: int, shape: tuple, apply, dtype):
@@ -114,9 +152,33 @@ def reverse_chunk(rec, m: int) -> int:
     return int(max(1, min(m, MEMORY_BUDGET // (8 * rec.max_size))))
 
 
-def reverse_rows(rec, chunk: int | None = None):
+def sweep_rows(rec, start: int, k: int, complex_out: bool):
+    """Rows ``start .. start + k - 1`` of the Jacobian of a recording: (k, n).
+
+    >>> sweep_rows(Recording(lambda x: x * x, np.array([1.0, 2.0])), 1, 1, False).tolist()
+    [[0.0, 4.0]]
+    """
+    u = basis_seeds(math.prod(rec.y_shape), start, k, rec.y_shape, rec.x_dtype)
+    rows = np.reshape(rec.sweep(u), (k, -1))
+    if complex_out:  # u = i e_j gives -Im J: J = sweep(e) - i sweep(i e)
+        rows = rows - 1j * np.reshape(rec.sweep(1j * u), (k, -1))
+    return rows
+
+
+def record_and_sweep_rows(f, x, start: int, k: int, complex_out: bool):
+    """:func:`sweep_rows` of a recording of f at x made here (a worker process).
+
+    >>> record_and_sweep_rows(lambda x: x * x, np.array([1.0, 2.0]), 0, 1, False).tolist()
+    [[2.0, 0.0]]
+    """
+    return sweep_rows(Recording(f, x), start, k, complex_out)
+
+
+def reverse_rows(rec, chunk: int | None = None, executor=None, source=None):
     """The Jacobian of a recording, ``chunk`` cotangent rows per backward sweep (a
-    complex output takes a second sweep for the imaginary parts).
+    complex output takes a second sweep for the imaginary parts).  With ``executor``
+    the sweeps run there: threads share the recording; other executors get
+    ``source = (f, x)`` and record f again in each work item (same bits).
 
     >>> reverse_rows(Recording(lambda x: x[::-1] * 2, np.ones(2)), chunk=1).tolist()
     [[0.0, 2.0], [2.0, 0.0]]
@@ -127,20 +189,23 @@ def reverse_rows(rec, chunk: int | None = None):
     if m == 0 or n == 0:
         return np.zeros(y_shape + x_shape, dtype)
     k = chunk or reverse_chunk(rec, m)
-    rows = _blocks(m, k, y_shape, rec.sweep, rec.x_dtype)
-    if dtype.kind == "c":  # u = i e_j gives -Im J: J = sweep(e) - i sweep(i e)
-        rows = rows - 1j * _blocks(m, k, y_shape, lambda u: rec.sweep(1j * u), rec.x_dtype)
-    return np.reshape(rows, y_shape + x_shape)
+    complex_out = dtype.kind == "c"
+    bounds = [(s, min(k, m - s), complex_out) for s in range(0, m, k)]
+    if fanout.shares_memory(executor) or source is None:
+        parts = fanout.run(executor, sweep_rows, [(rec,) + b for b in bounds])
+    else:
+        parts = fanout.run(executor, record_and_sweep_rows, [source + b for b in bounds])
+    return np.reshape(np.concatenate(parts), y_shape + x_shape)
 
 
-def reverse_jacobian(f, x, chunk: int | None = None):
+def reverse_jacobian(f, x, chunk: int | None = None, executor=None):
     """``(f(x), J)`` by reverse mode: one recording, ceil(m / chunk) sweeps.
 
     >>> reverse_jacobian(lambda x: np.sum(x**2), np.array([1.0, 2.0]))[1].tolist()
     [2.0, 4.0]
     """
     rec = Recording(f, x)
-    return rec.value, reverse_rows(rec, chunk)
+    return rec.value, reverse_rows(rec, chunk, executor, (f, x))
 
 
 def choose(n: int, m: int, scalar: bool = False) -> str:
@@ -181,13 +246,14 @@ def auto_mode(f, x, memo=None) -> str:
     return choose(n, *known)
 
 
-def run_jacobian(f, x, mode: str, chunk: int | None, memo=None):
+def run_jacobian(f, x, mode: str, chunk: int | None, memo=None, executor=None):
     """``(f(x), J)`` in ``mode`` ("forward", "reverse" or "auto"); auto remembers what it
-    learned per ``memo`` (default f)."""
+    learned per ``memo`` (default f); the passes on ``executor`` when given (see
+    :mod:`dualdiff.fanout`)."""
     if mode == "forward":
-        return forward_jacobian(f, x, chunk)
+        return forward_jacobian(f, x, chunk, executor)
     if mode == "reverse":
-        return reverse_jacobian(f, x, chunk)
+        return reverse_jacobian(f, x, chunk, executor)
     memo = f if memo is None else memo
     n = math.prod(np.shape(x))
     key = (np.shape(x), np.dtype(x.dtype))
@@ -197,19 +263,19 @@ def run_jacobian(f, x, mode: str, chunk: int | None, memo=None):
             rec = Recording(f, x)
         except NoReverseRule:  # a rule with no reverse form: forward only
             _remember(memo, key, ("forward-only",))
-            return forward_jacobian(f, x, chunk)
+            return forward_jacobian(f, x, chunk, executor)
         m = math.prod(rec.y_shape)
         scalar = rec.mean_size < SMALL_NODES
         _remember(memo, key, (m, scalar))
         if choose(n, m, scalar) == "reverse":
-            return rec.value, reverse_rows(rec, chunk)
-        return forward_jacobian(f, x, chunk)
+            return rec.value, reverse_rows(rec, chunk, executor, (f, x))
+        return forward_jacobian(f, x, chunk, executor)
     if known is None or known[0] == "forward-only":
-        return forward_jacobian(f, x, chunk)
+        return forward_jacobian(f, x, chunk, executor)
     m, scalar = known
     if choose(n, m, scalar) == "reverse":
-        return reverse_jacobian(f, x, chunk)
-    value, jac = forward_jacobian(f, x, chunk)
+        return reverse_jacobian(f, x, chunk, executor)
+    value, jac = forward_jacobian(f, x, chunk, executor)
     if math.prod(np.shape(value)) != m:  # f changed: decide afresh next time
         forget(memo)
     return value, jac

@@ -13,6 +13,11 @@ from x (comparisons, arg-reductions, masks, Python branches) is recorded with
 the pattern; a plan records the same results in its passes at each new x, and
 when any differs it detects the pattern again at that x (``plan.detections``
 counts) before reading the Jacobian, so it is never silently wrong.
+
+Scale out: with ``executor=`` the seed blocks (groups of colours) of the forward
+passes run on any ``concurrent.futures.Executor`` (see :mod:`dualdiff.fanout`);
+each pass returns the discrete results it saw, and each is compared with the
+pattern's.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from . import coloring
+from . import coloring, fanout
 from .core import new_tag, recording
 from .dual import Dual
 from .pytrees import Problem
@@ -98,9 +103,10 @@ class JacobianPlan:
     """
 
     def __init__(self, f: Function, x0, sparsity="auto", mode: str = "auto",
-                 args: tuple = (), kwargs=None):
+                 args: tuple = (), kwargs=None, executor=None):
+        fanout.check_executor(executor)
         self._problem = problem = Problem(f, x0, args, kwargs)
-        self.f, self.args = problem.call, problem.args
+        self.f, self.args, self.executor = problem.call, problem.args, executor
         x0 = problem.x
         self.in_shape, self.n = x0.shape, x0.size
         self.detections, self.calls = 0, 0
@@ -149,16 +155,15 @@ class JacobianPlan:
             raise ValueError(f"plan made for x of shape {self.in_shape}, got {x.shape}")
         args = args or self.args
         self.calls += 1
-        with recording(Discretes()) as seen:
-            compressed = self._compressed(x, args)
-        if self._seen is not None and not seen.same(self._seen):
+        compressed, seen = self._compressed(x, args)
+        if self._seen is not None and not all(s.same(self._seen) for s in seen):
             # x takes another path than the pattern was detected on: detect again here
             old = self.pattern
             self._redetect(x, args)
             if old.shape != self.pattern.shape or (old != self.pattern).nnz:
                 self.m = self.pattern.shape[0]
                 self._choose(self._mode)
-                compressed = self._compressed(x, args)
+                compressed = self._compressed(x, args)[0]
         data = compressed.ravel()[self._read]
         p = self.pattern
         return sp.csr_array((data, p.indices, p.indptr), shape=p.shape)
@@ -180,24 +185,25 @@ class JacobianPlan:
         return seeds
 
     def _forward(self, x, args):
-        """(ncolors, m): J times one seed per colour, in as few passes as memory allows."""
+        """(ncolors, m): J times one seed per colour, in as few passes as memory allows,
+        and the discrete results each pass saw."""
         if self.ncolors == 0:
-            return np.zeros((0, self.m), x.dtype)
+            return np.zeros((0, self.m), x.dtype), []
+        passes = fanout.run(self.executor, colour_pass,
+                            [(self.f, x, seed, (args,)) for seed in self._seeds])
         out = []
-        for seed in self._seeds:
+        for seed, (t, _) in zip(self._seeds, passes):
             k = seed.shape[0]
-            # copies: f may write into x (and so into its tangent) in place
-            xin = Dual._make(fresh(x), (seed.copy(),), new_tag())
-            _, (t,) = unpack(self.f(xin, args), xin)
             if np.size(t) != k * self.m:
                 raise ValueError(f"f returned {np.size(t) // k} values at this x; the plan's "
                                  f"pattern has {self.m} rows. Make a new plan.")
             out.append(np.reshape(t, (k, -1)))
-        return out[0] if len(out) == 1 else np.concatenate(out)
+        return (out[0] if len(out) == 1 else np.concatenate(out)), [s for _, s in passes]
 
     def _reverse(self, x, args):
         """(ncolors, n): one cotangent per row colour, one reverse sweep."""
-        rec = Recording(lambda z: self.f(z, args), x)
+        with recording(Discretes()) as seen:
+            rec = Recording(lambda z: self.f(z, args), x)
         if math.prod(rec.y_shape) != self.m:
             raise ValueError(f"f returned {math.prod(rec.y_shape)} values at this x; the "
                              f"plan's pattern has {self.m} rows. Make a new plan.")
@@ -207,18 +213,33 @@ class JacobianPlan:
         rows = rec.sweep(u)
         if np.iscomplexobj(rec.value):  # a complex output: J = sweep(u) - i sweep(i u)
             rows = rows - 1j * rec.sweep(1j * u)
-        return np.reshape(rows, (self.ncolors, self.n))
+        return np.reshape(rows, (self.ncolors, self.n)), [seen]
 
     def __repr__(self) -> str:
         return (f"JacobianPlan({self.m}x{self.n}, nnz={self.pattern.nnz}, "
                 f"{self.ncolors} colours, {self.mode}, local={self.local})")
 
 
-def sparse_jacobian(f: Function, x, sparsity="auto", mode: str = "auto") -> sp.csr_array:
+def colour_pass(f, x, seed, args):
+    """One forward pass seeded with ``seed`` (k, *x.shape): the tangent of f's output
+    and the discrete results the pass saw (a work item for an executor).
+
+    >>> t, seen = colour_pass(lambda x: x * x, np.array([1.0, 2.0]), np.ones((1, 2)), ())
+    >>> t.tolist(), seen
+    ([[2.0, 4.0]], [])
+    """
+    with recording(Discretes()) as seen:
+        xin = Dual._make(fresh(x), (seed.copy(),), new_tag())
+        _, (t,) = unpack(f(xin, *args), xin)
+    return t, seen
+
+
+def sparse_jacobian(f: Function, x, sparsity="auto", mode: str = "auto",
+                    executor=None) -> sp.csr_array:
     """Jacobian as a scipy.sparse csr_array (m, n); see :func:`dualdiff.jacobian`.
 
     >>> import numpy as np
     >>> sparse_jacobian(np.sin, np.zeros(3)).toarray().tolist()
     [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
     """
-    return JacobianPlan(f, x, sparsity=sparsity, mode=mode)(x)
+    return JacobianPlan(f, x, sparsity=sparsity, mode=mode, executor=executor)(x)

@@ -25,6 +25,25 @@ the recorders of :mod:`dualdiff.core`, so a reused pattern can be re-checked at
 a new x (see :mod:`dualdiff.sparse`).
 
 A pattern past :data:`MAX_ENTRIES` entries raises: such a Jacobian is dense.
+
+Second order (Hessian patterns).  While an :class:`Interactions` recorder of the
+pass's tag is active (``with core.recording(Interactions(tag, n))``), every
+non-linear operation adds the pairs of inputs it couples, conservatively:
+
+* element-wise ``f(a, b)`` with a second partial ``f_ij`` that is not a structural
+  zero of its row in :mod:`dualdiff.rules`: ``P_i^T P_j`` over the (broadcast)
+  elements (each element e couples the inputs of row e of operand i with those of
+  row e of operand j);
+* matmul of two traced operands: ``R_a^T R_b`` with ``R_a[k]`` the inputs of column
+  k of a and ``R_b[k]`` those of row k of b; einsum: every pair of distinct traced
+  operands; solve / lstsq: a's inputs with all inputs (linear in b); any other
+  primitive: all its inputs with each other;
+* linear maps, movements, writes and selections (where, maximum, abs, max, sort)
+  add nothing: their second derivatives vanish.
+
+The Hessian pattern of a scalar ``f`` is the symmetrised union: a superset of the
+true one (exact for code without dead branches, cancellations or non-linear
+results fed to piecewise-constant functions such as ``floor``).
 """
 
 from __future__ import annotations
@@ -35,7 +54,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.lib.array_utils import normalize_axis_index
 
-from .core import Carrier, discrete, find_owner, index_map, new_tag, primal, split
+from . import rules
+from .core import Carrier, discrete, find_owner, index_map, new_tag, primal, recorders, split
 
 #: Largest pattern (stored entries) detection builds; a dense 12000 x 12000 Jacobian is
 #: past it, and detection says so instead of allocating gigabytes.
@@ -215,6 +235,12 @@ class Tracer(Carrier):
         for (v, p), f in zip(sp_, first):
             if p is not None and f is not None:
                 out = union(out, _broadcast_rows(p[0], np.shape(v), shape))
+        acc = _interactions(tag)
+        if acc is not None:
+            for i, j in _second_pairs(ufunc, [p is not None for _, p in sp_]):
+                (vi, pi), (vj, pj) = sp_[i], sp_[j]
+                acc.add(_broadcast_rows(pi[0], np.shape(vi), shape),
+                        _broadcast_rows(pj[0], np.shape(vj), shape), ufunc.__name__)
         return cls._make(z, (empty(math.prod(shape), n) if out is None else out,), tag)
 
     @classmethod
@@ -238,6 +264,9 @@ class Tracer(Carrier):
         n = next(p[0].shape[1] for _, p in sp_ if p is not None)
         values = [v for v, _ in sp_]
         live = [p is not None for _, p in sp_]
+        acc = _interactions(tag)
+        if acc is not None:
+            _primitive_pairs(acc, prim, sp_, n)
         if isinstance(out, tuple):
             cols = np.unique(np.concatenate([p[0].indices for _, p in sp_ if p is not None]))
             const = getattr(prim, "constant_outputs", ())
@@ -263,6 +292,130 @@ class Tracer(Carrier):
         rows[written] = size + 1 + src
         item = parts[0] if parts is not None else empty(np.size(item_value), n)
         root.pattern = gather_rows([root.pattern, item], rows, n)
+
+
+# -- second order: the pairs of inputs each operation couples ----------------------------
+
+def _interactions(tag):
+    """The Interactions recorder of the detection pass of ``tag`` active here, if any."""
+    for r in recorders():
+        if type(r) is Interactions and r.tag == tag:
+            return r
+    return None
+
+
+def _second_pairs(ufunc, live) -> list:
+    """Operand pairs (i, j), i <= j, whose second partial is not a structural zero."""
+    if ufunc in rules.PIECEWISE_CONSTANT:
+        return []
+    row = rules.UNARY.get(ufunc)
+    entries = ((((0, 0), row[1]),) if row is not None
+               else tuple(zip(((0, 0), (0, 1), (1, 1)), rules.BINARY[ufunc][1])))
+    return [(i, j) for (i, j), e in entries
+            if live[i] and live[j] and (callable(e) or e != 0)]
+
+
+def _inputs_of(p) -> sp.csr_array:
+    """One row: every input any element of pattern p depends on."""
+    cols = np.unique(p.indices)
+    return _csr(np.array([0, len(cols)]), cols, p.shape[1])
+
+
+def _primitive_pairs(acc, prim, sp_, n) -> None:
+    live = [(i, p[0]) for i, (_, p) in enumerate(sp_) if p is not None]
+    name = prim.name
+    if name == "matmul" or name.startswith("einsum("):  # linear in each operand
+        if len(live) < 2:
+            return
+        if name == "matmul" and all(np.ndim(v) <= 2 for v, _ in sp_):
+            a, b = (np.ndim(v) for v, _ in sp_)
+            (m, k), (_, q) = (np.shape(sp_[0][0]) if a == 2 else (1,) + np.shape(sp_[0][0]),
+                              np.shape(sp_[1][0]) if b == 2 else np.shape(sp_[1][0]) + (1,))
+            i = np.arange(m * k)  # a[i, kk] at i * k + kk; b[kk, j] at kk * q + j
+            ra = apply(_structure(i % k, i, (k, m * k)), live[0][1])
+            j = np.arange(k * q)
+            rb = apply(_structure(j // q, j, (k, k * q)), live[1][1])
+            acc.add(ra, rb, "matmul")
+            return
+        rows = [_inputs_of(p) for _, p in live]
+        for s in range(len(rows)):
+            for t in range(s + 1, len(rows)):
+                acc.add(rows[s], rows[t], name)
+        return
+    every = _inputs_of(sp.vstack([p for _, p in live], format="csr"))
+    if name in ("solve", "lstsq"):  # linear in b: no pair within b's inputs
+        if sp_[0][1] is not None:
+            acc.add(_inputs_of(sp_[0][1][0]), every, name)
+        return
+    acc.add(every, every, name)
+
+
+class Interactions:
+    """The pairs of inputs coupled by the non-linear operations of one detection pass:
+    the accumulator of a Hessian pattern (see the module docstring).  Activate it with
+    ``core.recording``; it belongs to that pass only.
+
+    >>> from dualdiff.core import recording
+    >>> x = Tracer.seed(np.ones(3))
+    >>> with recording(Interactions(x.tag, 3)) as acc:
+    ...     y = np.sum(x[1:] * x[:-1])
+    >>> acc.pattern().toarray().astype(int).tolist()
+    [[0, 1, 0], [1, 0, 1], [0, 1, 0]]
+    """
+
+    def __init__(self, tag: int, n: int):
+        self.tag, self.n = tag, n
+        self._done = empty(n, n)
+        self._pending: list = []
+        self._pending_nnz = 0
+
+    def observe(self, fn, args, kwargs, result, select=False) -> None:
+        """Discrete results are not this recorder's business."""
+
+    def add(self, a: sp.csr_array, b: sp.csr_array, what: str) -> None:
+        """Couple, for every element e, the inputs of row e of a with those of row e of b."""
+        if a.nnz == 0 or b.nnz == 0:
+            return
+        # bound the product before forming it: input r meets |b_e| inputs per e with r in a_e
+        lens = np.diff(b.indptr).astype(np.int64)
+        per_input = np.bincount(a.indices, weights=np.repeat(lens, np.diff(a.indptr)),
+                                minlength=self.n)
+        bound = int(np.minimum(per_input, self.n).sum())
+        if bound > MAX_ENTRIES:
+            raise ValueError(
+                f"Hessian sparsity detection: {what} of arrays of {a.shape[0]} elements "
+                f"couples up to {bound} pairs of inputs (more than {MAX_ENTRIES}); this "
+                f"Hessian is (nearly) dense. Use the dense dd.hessian (sparsity=None), or "
+                f"pass a pattern you know.")
+        prod = (a.T @ b).tocoo()
+        self._pending.append((prod.row, prod.col))
+        self._pending_nnz += prod.nnz
+        if self._pending_nnz > max(self._done.nnz, 2**20):
+            self._merge()
+
+    def _merge(self) -> None:
+        done = self._done.tocoo()
+        rows = np.concatenate([done.row] + [r for r, _ in self._pending])
+        cols = np.concatenate([done.col] + [c for _, c in self._pending])
+        self._pending, self._pending_nnz = [], 0
+        m = sp.coo_array((np.ones(len(rows), bool), (rows, cols)), shape=(self.n, self.n))
+        m = m.tocsr()
+        m.sum_duplicates()
+        if m.nnz > MAX_ENTRIES:
+            raise ValueError(
+                f"Hessian sparsity detection: the pattern would hold {m.nnz} entries (more "
+                f"than {MAX_ENTRIES}); this Hessian is (nearly) dense. Use the dense "
+                f"dd.hessian (sparsity=None), or pass a pattern you know.")
+        self._done = m
+
+    def pattern(self) -> sp.csr_array:
+        """The symmetric (n, n) boolean pattern of every pair coupled so far."""
+        self._merge()
+        m = self._done
+        out = sp.csr_array((m + m.T).astype(bool))
+        out.sum_duplicates()
+        out.sort_indices()
+        return out
 
 
 def _mask(v, p):

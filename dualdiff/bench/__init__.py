@@ -7,6 +7,7 @@ Sections (each also runnable alone with ``--section NAME``):
 * ``hessian``  hessian and hvp cost / cost of f (Rosenbrock);
 * ``sparse``   coloured sparse Jacobians vs n (element-wise, Broyden tridiagonal);
 * ``prepared`` prepared plans vs CasADi and jit-compiled JAX, and in SciPy clients.
+* ``scale``    ``executor=`` speed-ups on an f of ~50 ms, sparse Hessians vs n.
 
 Results go to ``--out`` as ``<section>.json`` (and PNG plots).
 """
@@ -18,7 +19,7 @@ import importlib
 import os
 import time
 
-SECTIONS = ("modes", "overhead", "hessian", "sparse", "prepared")
+SECTIONS = ("modes", "overhead", "hessian", "sparse", "prepared", "scale")
 
 
 def main(argv=None) -> int:
