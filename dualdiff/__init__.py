@@ -8,10 +8,12 @@
 from . import decompositions as _decompositions  # noqa: F401  (the function modules register)
 from . import elementwise as _elementwise  # noqa: F401
 from . import linalg as _linalg  # noqa: F401
+from . import namespace as _namespace  # noqa: F401  (carriers' array-API namespace)
 from . import polynomials as _polynomials  # noqa: F401
 from . import products as _products  # noqa: F401
 from . import reductions as _reductions  # noqa: F401
 from . import registry as _registry  # noqa: F401
+from . import scipy as _scipy  # noqa: F401  (the twin hint for SciPy calls on carriers)
 from . import shape as _shape  # noqa: F401
 from . import statistics as _statistics  # noqa: F401
 from .api import (

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextvars
 import itertools
 import math
+import sys
 
 import numpy as np
 
@@ -59,6 +60,12 @@ HANDLED: dict = {}
 DISCRETE: set = set()
 #: NumPy function -> the reason dualdiff refuses it
 REFUSED: dict = {}
+#: Filled by upper layers (the core imports none of them): "namespace" -> the function
+#: giving a carrier's array-API namespace (dualdiff.namespace); "hints" -> functions
+#: ``hint(frame) -> str`` adding a sentence to the error of a conversion to a plain
+#: array, given the frame that asked for it (dualdiff.scipy names the SciPy function
+#: that received a carrier and its twin).
+HOOKS: dict = {"namespace": None, "hints": []}
 
 
 def implements(*funcs):
@@ -239,12 +246,32 @@ class Carrier:
             wrapped = np.empty((), dtype=object)
             wrapped[()] = self
             return wrapped
+        frame = sys._getframe(1)
+        hints = "".join(" " + h for h in (hint(frame) for hint in HOOKS["hints"]) if h)
         raise TypeError(
             f"cannot convert a {self._label} of shape {self.shape} to a plain numeric "
             f"array (np.asarray/np.array, or writing it into a float ndarray): the "
-            f"derivative would be lost. Build arrays with np.zeros_like(x), "
+            f"derivative would be lost.{hints} Build arrays with np.zeros_like(x), "
             f"np.zeros(n, like=x) or np.stack([...]) instead, and use .value for the value."
         )
+
+    def __array_namespace__(self, *, api_version=None):
+        """The array-API namespace of this carrier's pass (:mod:`dualdiff.namespace`)."""
+        build = HOOKS["namespace"]
+        if build is None:
+            raise TypeError("import dualdiff (the package) for the array-API namespace of "
+                            f"a {self._label}")
+        return build(self)
+
+    @property
+    def device(self) -> str:
+        """The array API's device: carriers live on the CPU, as NumPy arrays do."""
+        return "cpu"
+
+    def to_device(self, device, /, *, stream=None):
+        if device != "cpu":
+            raise ValueError(f"a {self._label} lives on the CPU only, not on {device!r}")
+        return self
 
     def _refuse(self, what: str):
         raise TypeError(
