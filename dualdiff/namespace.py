@@ -18,9 +18,11 @@ the standard and its functions dispatch on carriers, so the namespace is NumPy's
   order -- unless weights ``b`` differ across the tie, where no convention for max can
   (SciPy's formula then only sees their sum): use ``dualdiff.scipy.special.logsumexp``;
 * dtype queries (``finfo``, ``iinfo``, ``result_type``, ``can_cast``) that accept carriers;
-* ``xp.special``: SciPy's special functions by name (``xp.special.erf`` is the ufunc, which
-  applies dualdiff's row on carriers) and the composites polygamma, multigammaln, zeta.
-  SciPy's ``scipy.special`` wrappers look functions up there.
+* ``xp.special``: SciPy's special functions by name (``xp.special.erf`` is the ufunc,
+  which applies dualdiff's row on carriers, or refuses by name when it has none) and the
+  composites polygamma, multigammaln, zeta.  SciPy's ``scipy.special`` wrappers look
+  functions up there;
+* ``vecdot(x1, x2, axis=...)`` (NumPy's gufunc takes no ``axis=`` on carriers);
 
 Every carrier's namespace compares equal to every other's (SciPy refuses arguments whose
 namespaces differ), and holds only a 0-d constant of its pass, so a namespace kept in a
@@ -52,6 +54,8 @@ def _zeta(x: Any, q: Any = None) -> Any:
 
 
 def _special() -> types.SimpleNamespace:
+    """SciPy's special ufuncs by public name (on a carrier each applies its row, or
+    refuses by name when it has none) and the composites."""
     names = {n: f for n, f in vars(U).items() if isinstance(f, np.ufunc) and not n.startswith("_")}
     names.update(digamma=U.psi, zeta=_zeta, sinc=np.sinc, **rules_special.COMPOSITES)
     return types.SimpleNamespace(**dict(sorted(names.items())))
@@ -192,6 +196,12 @@ class Namespace:
 
     def min(self, x, /, *, axis=None, keepdims=False):
         return _at_ties(x, axis, keepdims, False)
+
+    def vecdot(self, x1, x2, /, *, axis=-1):
+        if axis != -1:
+            x1, x2 = np.broadcast_arrays(x1, x2)
+            x1, x2 = np.moveaxis(x1, axis, -1), np.moveaxis(x2, axis, -1)
+        return np.vecdot(x1, x2)
 
     # -- dtypes and devices ---------------------------------------------------------------
     def astype(self, x, dtype, /, *, copy=True, device=None):

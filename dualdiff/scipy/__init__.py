@@ -75,7 +75,9 @@ def _scipy_name(frame: types.FrameType) -> tuple | None:
         obj = local["self"]
         dist = getattr(obj, "dist", obj)
         kind = type(obj).__name__
-        if module.startswith("scipy.stats") and isinstance(getattr(dist, "name", None), str):
+        if module.startswith("scipy.special") and isinstance(getattr(obj, "name", None), str):
+            name = obj.name  # SciPy's array-API wrapper of a special function
+        elif module.startswith("scipy.stats") and isinstance(getattr(dist, "name", None), str):
             name = f"{dist.name}{'(...)' if dist is not obj else ''}.{name}"
         elif module.startswith("scipy.stats") and kind.endswith(("_gen", "_frozen")):
             frozen = kind.endswith("_frozen")  # multivariate_normal_gen / _frozen
@@ -116,6 +118,9 @@ def twin_hint(frame: types.FrameType | None = None) -> str:
         return ""
     module, name = entry
     head = name.split("(")[0].split(".")[0]
+    if module == "scipy.special" and head not in MIRRORS[module]:
+        return (f"scipy.special.{name} has no derivative rule in dualdiff (the rows are in "
+                f"dualdiff.rules and dualdiff.rules_special).")
     if head not in MIRRORS.get(module, ()):
         return ""
     if module == "scipy.stats" and name.rsplit(".", 1)[-1] not in STATS_METHODS:

@@ -119,12 +119,12 @@ def _logsumexp_primitive(axes, keepdims, has_b, sgn) -> Primitive:
         a, b = primals if has_b else (primals[0], None)
         ta, tb = tangents if has_b else (tangents[0], None)
         w, e = weights(out, a, b)
-        terms = []
+        terms = []  # NaN-safe: a zero tangent stays zero where e^(a - L) is inf (b == 0)
         if ta is not None:
-            terms.append(reduced(w * ta, axes, keepdims))
+            terms.append(reduced(nan_safe_product(ta, w), axes, keepdims))
         if tb is not None:
-            terms.append(reduced(np.broadcast_to(e * tb, tb.shape[:1] + np.shape(w)), axes,
-                                 keepdims))
+            terms.append(reduced(np.broadcast_to(nan_safe_product(tb, e),
+                                                 tb.shape[:1] + np.shape(w)), axes, keepdims))
         return terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
     def vjp(out, primals, u, needs):
@@ -287,7 +287,6 @@ def pointwise(name: str, fn, partials):
                              shape=(rows.size, math.prod(np.shape(p)))) if on else None
                 for p, on in zip(primals, live)]
 
-    prim = Primitive(name, fn, jvp, vjp, structure)
     ordinal = ("first", "second", "third", "fourth")
 
     def apply(*args):
@@ -299,5 +298,6 @@ def pointwise(name: str, fn, partials):
                                 f"argument (none in closed form); pass a constant there.")
         return primitive(prim, *args)
 
+    prim = Primitive(name, apply, jvp, vjp, structure)  # apply: nested carriers recurse
     apply.__name__ = name
     return apply

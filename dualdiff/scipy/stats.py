@@ -88,15 +88,30 @@ def _beta_pdf_db(out, x, a, b):
 _BETA_PDF = pointwise("beta.pdf", U._beta_pdf, (_beta_pdf_dx, _beta_pdf_da, _beta_pdf_db))
 
 
+def _pmf_or_zero(k, n, p):
+    """pmf(k; n, p), 0 for k outside 0..n (where Boost's pmf is nan); evaluated at a valid
+    (k, n) there, so no nan reaches a derivative."""
+    ok = (k >= 0) & (k <= n) & (n >= 0)
+    if np.all(ok):
+        return _BINOM_PMF(k, n, p)
+    return np.where(ok, _BINOM_PMF(np.where(ok, k, 0.0), np.where(ok, n, 1.0), p), 0.0)
+
+
 def _binom_pmf_dp(out, k, n, p):
-    return n * (_BINOM_PMF(k - 1.0, n - 1.0, p) - _BINOM_PMF(k, n - 1.0, p))
+    return n * (_pmf_or_zero(k - 1.0, n - 1.0, p) - _pmf_or_zero(k, n - 1.0, p))
 
 
 _BINOM_PMF = pointwise("binom.pmf", U._binom_pmf, (_NO_SHAPE, _NO_SHAPE, _binom_pmf_dp))
-_BINOM_CDF = pointwise("binom.cdf", U._binom_cdf,
-                       (_NO_SHAPE, _NO_SHAPE, lambda out, k, n, p: -n * _BINOM_PMF(k, n - 1.0, p)))
-_BINOM_SF = pointwise("binom.sf", U._binom_sf,
-                      (_NO_SHAPE, _NO_SHAPE, lambda out, k, n, p: n * _BINOM_PMF(k, n - 1.0, p)))
+def _binom_cdf_dp(out, k, n, p):
+    return -n * _pmf_or_zero(k, n - 1.0, p)
+
+
+def _binom_sf_dp(out, k, n, p):
+    return n * _pmf_or_zero(k, n - 1.0, p)
+
+
+_BINOM_CDF = pointwise("binom.cdf", U._binom_cdf, (_NO_SHAPE, _NO_SHAPE, _binom_cdf_dp))
+_BINOM_SF = pointwise("binom.sf", U._binom_sf, (_NO_SHAPE, _NO_SHAPE, _binom_sf_dp))
 
 
 # -- the families -----------------------------------------------------------------------
@@ -275,7 +290,7 @@ def _safe(cond, z, scale, shapes, inside):
     discarded reaches a derivative."""
     zi, si = inside[0], inside[1:]
     zs = np.where(cond, z, zi)
-    ss = np.where(cond, scale, 1.0) if isinstance(scale, Carrier) or np.ndim(scale) else scale
+    ss = np.where(cond, scale, 1.0)
     shp = [np.where(cond, s, v) for s, v in zip(shapes, si)]
     return zs, ss, shp
 
