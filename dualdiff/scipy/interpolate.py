@@ -377,16 +377,17 @@ def _de_boor(t, x, k, ell, m):
         h[0] = np.zeros(np.shape(ell))
         for n in range(1, j + 1):
             xb, xa = t[ell + n], t[ell + n - j]
-            eq = xb == xa
-            den = np.where(eq, 1.0, xb - xa)
+            eq = xb == xa  # a repeated knot: SciPy skips the update (h[n] = 0)
+            some = bool(np.any(eq))
+            den = np.where(eq, 1.0, xb - xa) if some else xb - xa
             if deriv:
                 w = j * hh[n - 1] / den
-                h[n - 1] = np.where(eq, h[n - 1], h[n - 1] - w)
-                h[n] = np.where(eq, 0.0, w)
+                new_prev, new = h[n - 1] - w, w
             else:
                 w = hh[n - 1] / den
-                h[n - 1] = np.where(eq, h[n - 1], h[n - 1] + w * (xb - x))
-                h[n] = np.where(eq, 0.0, w * (x - xa))
+                new_prev, new = h[n - 1] + w * (xb - x), w * (x - xa)
+            h[n - 1] = np.where(eq, h[n - 1], new_prev) if some else new_prev
+            h[n] = np.where(eq, 0.0, new) if some else new
     return h
 
 
