@@ -241,13 +241,14 @@ class Carrier:
 
     def __array__(self, dtype=None, copy=None):
         # np.array([d1, d2]) of scalar carriers builds an object array that lift()
-        # stacks; any conversion to a numeric array would drop the derivative.
-        if (dtype is None or np.dtype(dtype) == object) and self.ndim == 0:
+        # stacks; any conversion to a numeric array would drop the derivative.  A hint
+        # (a library function that cannot take carriers asked) refuses even a scalar.
+        frame = sys._getframe(1)
+        hints = "".join(" " + h for h in (hint(frame) for hint in HOOKS["hints"]) if h)
+        if (dtype is None or np.dtype(dtype) == object) and self.ndim == 0 and not hints:
             wrapped = np.empty((), dtype=object)
             wrapped[()] = self
             return wrapped
-        frame = sys._getframe(1)
-        hints = "".join(" " + h for h in (hint(frame) for hint in HOOKS["hints"]) if h)
         raise TypeError(
             f"cannot convert a {self._label} of shape {self.shape} to a plain numeric "
             f"array (np.asarray/np.array, or writing it into a float ndarray): the "

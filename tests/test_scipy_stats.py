@@ -319,6 +319,8 @@ def test_scipy_stats_on_a_carrier_names_the_twin():
         st.norm(0.0, 2.0).cdf(x)
     with pytest.raises(TypeError, match=r"dualdiff\.scipy\.stats\.multivariate_normal\.logpdf"):
         st.multivariate_normal.logpdf(x, np.zeros(2))
+    with pytest.raises(TypeError, match=r"call dualdiff\.scipy\.stats\.norm\.logpdf"):
+        st.norm.logpdf(np.ones(2), loc=dd.Dual(0.0, 1.0))  # a scalar carrier too
     with pytest.raises(TypeError) as err:  # no twin for ppf: no hint rather than a wrong one
         st.norm.ppf(x)
     assert "dualdiff.scipy" not in str(err.value)

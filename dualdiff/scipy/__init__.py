@@ -91,8 +91,11 @@ def twin_hint(frame: types.FrameType | None = None) -> str:
     r"""A sentence naming the SciPy function that was called on a carrier and its
     dualdiff twin; "" when the conversion did not come from a mirrored SciPy function.
 
-    ``frame`` is where to start looking (default: the caller); the SciPy function is the
-    outermost SciPy frame before user code.
+    ``frame`` is where to start looking (default: the frame that called the caller, as
+    for an ``__array__`` method calling twin_hint()); the SciPy function is the
+    outermost SciPy frame before user code (NumPy's frames are passed over; any other
+    frame ends the search, so a conversion in user code gets no hint, at the cost of one
+    frame).
 
     >>> import numpy as np, scipy.linalg
     >>> class Probe:
@@ -105,14 +108,14 @@ def twin_hint(frame: types.FrameType | None = None) -> str:
     scipy.linalg.expm cannot take a dualdiff carrier:
     call dualdiff.scipy.linalg.expm (same signature).
     """
-    frame = frame or sys._getframe(1)
+    frame = frame or sys._getframe(2)
     entry = None
     while frame is not None:
         found = _scipy_name(frame)
-        if found is None and entry is not None:
-            break  # the first frame outside SciPy after SciPy's: user code
         if found is not None:
             entry = found
+        elif not frame.f_globals.get("__name__", "").startswith("numpy"):
+            break  # user code (NumPy's own frames between SciPy's are passed over)
         frame = frame.f_back
     if entry is None:
         return ""
