@@ -195,3 +195,24 @@ def test_polygamma_and_multigammaln_differentiate():
     # d/da multigammaln(a, 2) = psi(a) + psi(a - 1/2)
     np.testing.assert_allclose(dd.derivative(lambda t: ds.multigammaln(t, 2), 3.2),
                                sc.psi(3.2) + sc.psi(2.7), rtol=1e-14)
+
+
+def test_public_names_have_doctests_and_twins():
+    import inspect
+
+    import dualdiff.scipy
+    import dualdiff.scipy.integrate
+    import dualdiff.scipy.interpolate
+    import dualdiff.scipy.signal
+
+    mods = (ds, dualdiff.scipy.integrate, dualdiff.scipy.signal, dualdiff.scipy.interpolate)
+    for mod in mods:
+        missing = [n for n in mod.__all__ if ">>>" not in (getattr(mod, n).__doc__ or "")]
+        assert not missing, (mod.__name__, missing)
+        theirs = getattr(__import__("scipy." + mod.__name__.rsplit(".", 1)[1]),
+                         mod.__name__.rsplit(".", 1)[1])
+        for n in mod.__all__:  # SciPy's signatures
+            if n != "pointwise" and inspect.isfunction(getattr(mod, n)):
+                assert inspect.signature(getattr(mod, n)).parameters.keys() == \
+                    inspect.signature(getattr(theirs, n)).parameters.keys(), n
+    assert set(dualdiff.scipy.MIRRORS["scipy.special"]) == set(ds.__all__) - {"pointwise"}

@@ -34,7 +34,7 @@ __all__ = ["special", "stats", "linalg", "integrate", "signal", "interpolate", "
 #: SciPy's public module -> the names mirrored in ``dualdiff.<module>`` (checked against the
 #: mirrors' ``__all__`` by the tests; kept here so that the hint imports no mirror).
 MIRRORS = {
-    "scipy.special": ("logsumexp", "softmax", "log_softmax"),
+    "scipy.special": ("logsumexp", "softmax", "log_softmax", "polygamma", "multigammaln"),
     "scipy.stats": ("norm", "t", "gamma", "beta", "expon", "laplace", "cauchy", "lognorm",
                     "chi2", "poisson", "binom", "multivariate_normal", "dirichlet"),
     "scipy.linalg": ("solve_triangular", "cho_factor", "cho_solve", "lu_factor", "lu_solve",

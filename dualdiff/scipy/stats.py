@@ -117,7 +117,16 @@ _BINOM_SF = pointwise("binom.sf", U._binom_sf, (_NO_SHAPE, _NO_SHAPE, _binom_sf_
 # -- the families -----------------------------------------------------------------------
 
 class _Family:
-    """A distribution of scipy.stats on carriers (see the module docstring)."""
+    """A distribution of scipy.stats on carriers (see the module docstring): its methods
+    take SciPy's arguments; calling it with parameters freezes them.
+
+    >>> import dualdiff as dd
+    >>> float(dd.derivative(lambda m: norm.logpdf(1.0, loc=m), 0.0))  # (x - loc) / scale^2
+    1.0
+    >>> d = dd.derivative(lambda s: t(3.0, scale=s).cdf(1.0), 2.0)  # -z f(z) / s, z = 1/2
+    >>> bool(np.isclose(d, -0.5 * t.pdf(0.5, 3.0) / 2.0, rtol=1e-15))
+    True
+    """
 
     shapes: tuple = ()
     discrete = False
@@ -128,6 +137,13 @@ class _Family:
     def __init__(self, name: str):
         self.name = name
         self._scipy = getattr(_st, name)
+        methods = ("logpmf, pmf" if self.discrete else "logpdf, pdf") + ", " + \
+            ", ".join(CDF_METHODS)
+        args = ", ".join(("k" if self.discrete else "x",) + self.shapes + (
+            ("loc=0",) if self.discrete else ("loc=0", "scale=1")))
+        self.__doc__ = (f"``scipy.stats.{name}`` with derivatives: {methods} ({args}), "
+                        f"differentiable in every argument but those refused by name "
+                        f"(see the module docstring and :class:`_Family`).")
 
     def __repr__(self):
         return f"<dualdiff.scipy.stats.{self.name}>"
@@ -624,11 +640,18 @@ def _squeeze_output(out):
 
 
 class _Multivariate:
-    """Shared by multivariate_normal and dirichlet: freezing, SciPy's other methods."""
+    """Shared by multivariate_normal and dirichlet: freezing, SciPy's other methods.
+
+    >>> import numpy as np, dualdiff as dd
+    >>> dd.gradient(multivariate_normal(np.zeros(2), np.eye(2)).logpdf, [1.0, 2.0]).tolist()
+    [-1.0, -2.0]
+    """
 
     def __init__(self, name: str):
         self.name = name
         self._scipy = getattr(_st, name)
+        self.__doc__ = (f"``scipy.stats.{name}`` with derivatives: logpdf and pdf, "
+                        f"differentiable in x and the parameters (see their docstrings).")
 
     def __repr__(self):
         return f"<dualdiff.scipy.stats.{self.name}>"
