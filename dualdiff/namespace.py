@@ -28,7 +28,11 @@ Every carrier's namespace compares equal to every other's (SciPy refuses argumen
 namespaces differ), and holds only a 0-d constant of its pass, so a namespace kept in a
 cache keeps nothing of a computation alive.  A plain NumPy array passed next to a carrier
 still makes SciPy's ``array_namespace`` raise "Multiple namespaces": make it a carrier
-first with ``np.asarray(a, like=x)``.
+first with ``np.asarray(a, like=x)``.  The same holds for array_api_extra's
+``apply_where(cond, args, f1, f2)``: a comparison of carriers is a plain NumPy boolean
+array (a discrete result), so the namespace it infers from ``cond`` and ``args`` is mixed;
+given ``xp=`` it works (its output is created by ``xp`` and the branches written into
+it), but SciPy's own calls (``scipy.stats.variation``, ``tmean`` ...) do not pass it.
 
 dualdiff never sets ``SCIPY_ARRAY_API``: it is process-wide, must be set before SciPy is
 imported, and slows every ``scipy.special`` call (each becomes a Python wrapper).
@@ -111,6 +115,7 @@ class Namespace:
 
     __name__ = "dualdiff.namespace"
     __array_api_version__ = np.__array_api_version__
+    __array_namespace_info__ = np.__array_namespace_info__  # capabilities, dtypes: NumPy's
     special = special
 
     def __init__(self, like: Carrier):

@@ -184,6 +184,7 @@ def test_namespace_creation_binds_to_the_pass():
     np.testing.assert_array_equal(xp.vecdot(np.ones((2, 3)), x[:, None] * np.ones((2, 3)),
                                             axis=0).value, [3.0, 3.0, 3.0])
     assert xp.sin is np.sin and xp.linalg is np.linalg
+    assert xp.__array_namespace_info__().capabilities()["boolean indexing"]
 
 
 def test_namespace_max_and_min_at_ties():
@@ -212,3 +213,27 @@ def test_dualdiff_leaves_the_variable_alone():
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.stdout.split() == ["False", "False"], proc.stderr
+
+
+def test_apply_where_with_the_carriers_namespace():
+    # SciPy's array_api_extra.apply_where given the namespace: its output array is created
+    # by xp (a constant of the pass) and the branches are written into it
+    import scipy._lib.array_api_extra as xpx
+
+    cond = np.array([True, False, True, False])
+    x = np.array([1.0, -2.0, 3.0, 0.5])
+
+    def f(v):
+        xp = v.__array_namespace__()
+        return xpx.apply_where(cond, (v,), lambda a: a**2, lambda a: -a, xp=xp)
+
+    def g(v):
+        xp = v.__array_namespace__()
+        return xpx.apply_where(cond, (v,), lambda a: a**2, fill_value=7.0, xp=xp)
+
+    for mode in ("forward", "reverse"):
+        np.testing.assert_array_equal(dd.jacobian(f, x, mode=mode), np.diag(np.where(cond, 2 * x,
+                                                                                     -1.0)))
+        np.testing.assert_array_equal(dd.jacobian(g, x, mode=mode), np.diag(np.where(cond, 2 * x,
+                                                                                     0.0)))
+    assert np.array_equal(dd.vjp(g, x)[0], [1.0, 7.0, 9.0, 7.0])

@@ -42,7 +42,9 @@ def rnd(*shape, seed=0):
 
 
 def check(f, x, ref, rtol=1e-13, atol=1e-14):
-    for kw in MODES:
+    # one direction per pass (chunk=1) is checked where it stays cheap: n <= 8 passes
+    modes = MODES if np.size(x) <= 8 else MODES[1:]
+    for kw in modes:
         np.testing.assert_allclose(dd.jacobian(f, x, **kw), ref, rtol=rtol, atol=atol,
                                    err_msg=str(kw))
 
@@ -140,7 +142,7 @@ CONVS = [(dsig.convolve, ss.convolve, {"method": "direct"}, False),
          (dsig.fftconvolve, ss.fftconvolve, {}, False)]
 
 
-@pytest.mark.parametrize("sa, sb", [((7,), (3,)), ((6,), (4,)), ((3,), (6,)), ((4, 5), (2, 3))])
+@pytest.mark.parametrize("sa, sb", [((7,), (3,)), ((6,), (4,)), ((3,), (6,)), ((3, 4), (2, 2))])
 @pytest.mark.parametrize("mode", ["full", "same", "valid"])
 def test_convolutions_in_both_arguments(sa, sb, mode):
     a, b = rnd(*sa, seed=5), rnd(*sb, seed=6)

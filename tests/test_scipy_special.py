@@ -29,7 +29,9 @@ def rnd(*shape, seed=0):
 
 
 def check(f, x, ref, rtol=1e-13, atol=1e-14):
-    for kw in MODES:
+    # one direction per pass (chunk=1) is checked where it stays cheap: n <= 8 passes
+    modes = MODES if np.size(x) <= 8 else MODES[1:]
+    for kw in modes:
         np.testing.assert_allclose(dd.jacobian(f, x, **kw), ref, rtol=rtol, atol=atol,
                                    err_msg=str(kw))
 

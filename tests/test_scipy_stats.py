@@ -38,7 +38,9 @@ LOG2PI = math.log(2 * math.pi)
 
 
 def check(f, x, ref, rtol=1e-12, atol=1e-13):
-    for kw in MODES:
+    # one direction per pass (chunk=1) is checked where it stays cheap: n <= 8 passes
+    modes = MODES if np.size(x) <= 8 else MODES[1:]
+    for kw in modes:
         np.testing.assert_allclose(dd.jacobian(f, x, **kw), ref, rtol=rtol, atol=atol,
                                    err_msg=str(kw))
 

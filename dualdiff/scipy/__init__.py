@@ -136,4 +136,6 @@ def twin_hint(frame: types.FrameType | None = None) -> str:
             f"dualdiff.{module}.{name} (same signature).")
 
 
-core.HOOKS["hints"].append(twin_hint)
+# registered once per import of this module (a reload replaces its earlier hint)
+core.HOOKS["hints"][:] = [h for h in core.HOOKS["hints"]
+                          if getattr(h, "__module__", None) != __name__] + [twin_hint]
