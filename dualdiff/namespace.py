@@ -19,9 +19,9 @@ the standard and its functions dispatch on carriers, so the namespace is NumPy's
   (SciPy's formula then only sees their sum): use ``dualdiff.scipy.special.logsumexp``;
 * dtype queries (``finfo``, ``iinfo``, ``result_type``, ``can_cast``) that accept carriers;
 * ``xp.special``: SciPy's special functions by name (``xp.special.erf`` is the ufunc,
-  which applies dualdiff's row on carriers, or refuses by name when it has none) and the
-  composites polygamma, multigammaln, zeta.  SciPy's ``scipy.special`` wrappers look
-  functions up there;
+  which applies dualdiff's row on carriers, or refuses by name when it has none), the
+  composites polygamma, multigammaln, zeta, and betainc / betaincc differentiable in x.
+  SciPy's ``scipy.special`` wrappers look functions up there;
 * ``vecdot(x1, x2, axis=...)`` (NumPy's gufunc takes no ``axis=`` on carriers);
 
 Every carrier's namespace compares equal to every other's (SciPy refuses arguments whose
@@ -48,6 +48,7 @@ import scipy.special._ufuncs as U
 
 from . import core, rules_special
 from .core import Carrier, constant_like, primal
+from .scipy import special as _mirror
 
 __all__ = ["Namespace", "namespace_of", "special"]
 
@@ -61,7 +62,8 @@ def _special() -> types.SimpleNamespace:
     """SciPy's special ufuncs by public name (on a carrier each applies its row, or
     refuses by name when it has none) and the composites."""
     names = {n: f for n, f in vars(U).items() if isinstance(f, np.ufunc) and not n.startswith("_")}
-    names.update(digamma=U.psi, zeta=_zeta, sinc=np.sinc, **rules_special.COMPOSITES)
+    names.update(digamma=U.psi, zeta=_zeta, sinc=np.sinc, betainc=_mirror.betainc,
+                 betaincc=_mirror.betaincc, **rules_special.COMPOSITES)
     return types.SimpleNamespace(**dict(sorted(names.items())))
 
 

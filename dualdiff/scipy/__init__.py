@@ -4,7 +4,7 @@ signatures and fall straight through to SciPy when no argument is a dualdiff car
 swapping ``import scipy.stats`` for ``import dualdiff.scipy.stats`` costs nothing.
 
 ========================  ==================================================================
-``special``               logsumexp, softmax, log_softmax; SciPy's special functions
+``special``               logsumexp, softmax, log_softmax, betainc (in x); SciPy's own
 ``stats``                 norm, t, gamma, beta, expon, laplace, cauchy, lognorm, chi2,
                           poisson, binom, multivariate_normal, dirichlet
 ``linalg``                solve_triangular, cho_factor/cho_solve, lu_factor/lu_solve, expm,
@@ -34,7 +34,8 @@ __all__ = ["special", "stats", "linalg", "integrate", "signal", "interpolate", "
 #: SciPy's public module -> the names mirrored in ``dualdiff.<module>`` (checked against the
 #: mirrors' ``__all__`` by the tests; kept here so that the hint imports no mirror).
 MIRRORS = {
-    "scipy.special": ("logsumexp", "softmax", "log_softmax", "polygamma", "multigammaln"),
+    "scipy.special": ("logsumexp", "softmax", "log_softmax", "polygamma", "multigammaln",
+                      "betainc", "betaincc"),
     "scipy.stats": ("norm", "t", "gamma", "beta", "expon", "laplace", "cauchy", "lognorm",
                     "chi2", "poisson", "binom", "multivariate_normal", "dirichlet"),
     "scipy.linalg": ("solve_triangular", "cho_factor", "cho_solve", "lu_factor", "lu_solve",

@@ -1,5 +1,5 @@
 """``scipy.special`` with derivatives: logsumexp, softmax, log_softmax with SciPy's
-signatures, and every other name of ``scipy.special``.
+signatures, betainc / betaincc in x, and every other name of ``scipy.special``.
 
 The three reductions are :class:`~dualdiff.primitives.Primitive` s: the value is SciPy's
 (bit for bit), the rules are the closed forms, written with calls that dispatch on carriers
@@ -25,13 +25,15 @@ import math
 import numpy as np
 import scipy.sparse as sp
 import scipy.special as _sc
+import scipy.special._ufuncs as _U
 
 from .. import rules_special
 from ..arrays import expand, sum_to
 from ..core import discrete, find_owner, nan_safe_product, primitive
 from ..primitives import Primitive
 
-__all__ = ["logsumexp", "softmax", "log_softmax", "polygamma", "multigammaln", "pointwise"]
+__all__ = ["logsumexp", "softmax", "log_softmax", "polygamma", "multigammaln", "betainc",
+           "betaincc", "pointwise"]
 
 
 def __getattr__(name: str):
@@ -301,3 +303,27 @@ def pointwise(name: str, fn, partials):
     prim = Primitive(name, apply, jvp, vjp, structure)  # apply: nested carriers recurse
     apply.__name__ = name
     return apply
+
+
+def _beta_density(a, b, x):
+    return np.exp(_sc.xlogy(a - 1.0, x) + _sc.xlog1py(b - 1.0, -x) - _sc.betaln(a, b))
+
+
+betainc = pointwise("scipy.special.betainc", _U.betainc,
+                    (None, None, lambda out, a, b, x: _beta_density(a, b, x)))
+betainc.__doc__ = """``scipy.special.betainc(a, b, x)``, the regularized incomplete beta function,
+differentiable in x (d/dx = x**(a-1) (1-x)**(b-1) / B(a, b)); a and b are refused (no
+closed-form derivative).
+
+>>> import dualdiff as dd
+>>> float(dd.derivative(lambda x: betainc(1.0, 1.0, x), 0.3))  # the uniform cdf
+1.0
+"""
+betaincc = pointwise("scipy.special.betaincc", _U.betaincc,
+                     (None, None, lambda out, a, b, x: -_beta_density(a, b, x)))
+betaincc.__doc__ = """``scipy.special.betaincc(a, b, x)`` = 1 - betainc, differentiable in x.
+
+>>> import dualdiff as dd
+>>> float(dd.derivative(lambda x: betaincc(1.0, 1.0, x), 0.3))
+-1.0
+"""

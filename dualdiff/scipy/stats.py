@@ -15,9 +15,9 @@ standardized ``z = (x - loc) / scale``, the distribution's formula on the valid 
 SciPy's to rounding (bit for bit where SciPy's formula is the same ufuncs), and every
 mode (forward, reverse, hyper-dual, nested, sparsity) follows.  Formulas with no row get
 one here: ``log poch(df/2, 1/2)`` for Student's t (its derivative a psi difference that
-does not cancel for large df), ``betainc`` / ``betaincc`` in x (derivative: the beta
-density), the binomial pmf / cdf / sf in p (their values SciPy's, derivatives
-``n (pmf(k-1; n-1) - pmf(k; n-1))`` and ``-n pmf(k; n-1)``).
+does not cancel for large df), ``betainc`` / ``betaincc`` in x (from
+:mod:`dualdiff.scipy.special`), the binomial pmf / cdf / sf in p (their values SciPy's,
+derivatives ``n (pmf(k-1; n-1) - pmf(k; n-1))`` and ``-n pmf(k; n-1)``).
 
 Refused with a TypeError naming the argument (no exact derivative exists in closed form):
 ``gamma`` / ``chi2`` cdf-type methods in ``a`` / ``df``, ``beta`` ones in ``a`` / ``b``, ``t``
@@ -36,7 +36,7 @@ import scipy.stats as _st
 from .. import rules_special
 from ..core import Carrier, discrete, find_owner, primal
 from . import linalg as _linalg
-from .special import pointwise
+from .special import betainc, betaincc, pointwise
 
 __all__ = ["norm", "t", "gamma", "beta", "expon", "laplace", "cauchy", "lognorm", "chi2",
            "poisson", "binom", "multivariate_normal", "dirichlet"]
@@ -61,16 +61,7 @@ _LOG_POCH = pointwise(
     (lambda out, a: rules_special._dpsi(a, 0.5),))
 
 
-def _beta_density(a, b, x):
-    return np.exp(sc.xlogy(a - 1.0, x) + sc.xlog1py(b - 1.0, -x) - sc.betaln(a, b))
-
-
 _NO_SHAPE = None  # a partial that does not exist in closed form: refused by pointwise()
-
-betainc = pointwise("scipy.special.betainc", U.betainc,
-                    (_NO_SHAPE, _NO_SHAPE, lambda out, a, b, x: _beta_density(a, b, x)))
-betaincc = pointwise("scipy.special.betaincc", U.betaincc,
-                     (_NO_SHAPE, _NO_SHAPE, lambda out, a, b, x: -_beta_density(a, b, x)))
 
 
 def _beta_pdf_dx(out, x, a, b):
