@@ -360,3 +360,23 @@ def test_student_t_maximum_likelihood_by_trust_exact():
     # truncation ~1e-10 |f3|, rounding ~1e-11 |f| / h ~ 1e-8)
     assert np.max(np.abs(cd_jacobian(scipy_nll, res.x, h=1e-5))) < 1e-5
     assert np.all(np.linalg.eigvalsh(dd.hessian(nll, res.x)) > 0)
+
+
+@pytest.mark.parametrize("name", list(CONTINUOUS))
+def test_discarded_elements_leave_no_nan_in_any_mode(name):
+    # elements outside the support or nan get SciPy's constants, with zero derivative;
+    # a reverse sweep multiplies their zero adjoints by the partials computed there, so
+    # those partials must be finite (the arguments are moved to valid points first)
+    shapes, loc, scale, _, _ = CONTINUOUS[name]
+    # (not x = inf: SciPy keeps it where the support is closed there, with an infinite
+    # partial, and a reverse sweep gives 0 * inf = nan in the other rows, as for np.sqrt)
+    x = np.array([-50.0, 0.5, np.nan, 1.5, 1e6])
+    theta = np.array([*shapes, loc, scale])
+    k = len(shapes)
+    for m in ("logpdf", "cdf", "logsf"):
+        f = lambda t, m=m: getattr(getattr(ds, name), m)(x, *t[:k], loc=t[k], scale=t[k + 1])
+        fwd = dd.jacobian(f, theta, mode="forward")
+        rev = dd.jacobian(f, theta, mode="reverse")
+        np.testing.assert_allclose(rev, fwd, rtol=1e-14, atol=1e-300)  # no nan anywhere
+        assert np.all(np.isfinite(fwd)), (m, fwd)
+        assert not np.any(fwd[2])  # the nan element is a constant (nan)

@@ -192,22 +192,35 @@ class _Family:
         return _finish(self._discrete(method, x, shapes, loc) if self.discrete
                        else self._continuous(method, x, shapes, loc, scale))
 
+    def _masks(self, method, x, loc, scale, *shapes):
+        """SciPy's masks on plain values: (cond, cond0, z >= b, z <= a)."""
+        with np.errstate(all="ignore"):
+            z = (x - loc) / scale
+            lo, hi = self.support(*shapes)
+            cond0 = np.asarray(self.argcheck(*shapes)) & (scale > 0)
+            if method in ("pdf", "logpdf"):
+                cond1 = (lo <= z) & (z <= hi) & (scale > 0)
+            else:
+                cond1 = (lo < z) & (z < hi) & (scale > 0)
+            shape = np.broadcast_shapes(np.shape(z), np.shape(cond0))
+            return tuple(np.broadcast_to(m, shape) for m in (
+                cond0 & cond1, cond0, ~cond0 | np.isnan(z), (z >= hi) & cond0, (z <= lo) & cond0))
+
     def _continuous(self, method, x, shapes, loc, scale):
-        z = (x - loc) / scale
-        lo, hi = self.support(*[primal(s) for s in shapes])
-        cond0 = np.asarray(self.argcheck(*shapes)) & np.asarray(scale > 0)
-        zv = primal(z)
-        if method in ("pdf", "logpdf"):
-            cond1 = (lo <= z) & (z <= hi) & (scale > 0)
-        else:
-            cond1 = (lo < z) & (z < hi) & (scale > 0)
-        cond = cond0 & cond1
-        bad = ~cond0 | np.isnan(zv)
-        fill, edge = {"logpdf": (-np.inf, None), "pdf": (0.0, None),
-                      "cdf": (0.0, (z >= hi, 1.0)), "logcdf": (-np.inf, (z >= hi, 0.0)),
-                      "sf": (0.0, (z <= lo, 1.0)), "logsf": (-np.inf, (z <= lo, 0.0))}[method]
+        # the masks are discrete results of the values (reported to plans); every argument
+        # is moved to a valid point outside them before anything is computed from it, so
+        # that no nan or inf of a discarded element reaches a derivative (in reverse mode
+        # a zero adjoint times a nan partial would be nan)
+        cond, cond0, bad, top, bottom = discrete(
+            lambda *a: self._masks(method, *a), (x, loc, scale, *shapes))
         every = bool(np.all(cond))
-        zs, ss, shp = (z, scale, shapes) if every else _safe(cond, z, scale, shapes, self.inside)
+        if every:
+            zs, ss, shp = (x - loc) / scale, scale, shapes
+        else:
+            ss = np.where(cond, scale, 1.0)
+            zs = np.where(cond, (np.where(cond, x, 0.0) - np.where(cond, loc, 0.0)) / ss,
+                          self.inside[0])
+            shp = [np.where(cond, s, v) for s, v in zip(shapes, self.inside[1:])]
         value = getattr(self, "_" + method)(zs, *shp)
         if method == "logpdf":
             value = value - np.log(ss)
@@ -215,41 +228,55 @@ class _Family:
             value = value / ss
         if every:
             return value
+        fill, edge = {"logpdf": (-np.inf, None), "pdf": (0.0, None),
+                      "cdf": (0.0, (top, 1.0)), "logcdf": (-np.inf, (top, 0.0)),
+                      "sf": (0.0, (bottom, 1.0)), "logsf": (-np.inf, (bottom, 0.0))}[method]
         const = np.full(np.shape(cond), fill)
         if edge is not None:
-            const = np.where(edge[0] & cond0, edge[1], const)
+            const = np.where(edge[0], edge[1], const)
         const = np.where(bad, np.nan, const)
         return np.where(cond, value, const)
 
-    def _discrete(self, method, k, shapes, loc):
-        # SciPy's rv_discrete, including the order in which it places its constants
+    def _discrete_masks(self, method, k, loc, *shapes):
+        """SciPy's rv_discrete masks on plain values: cond and the constants' masks, in
+        the order SciPy places them."""
         k = k - loc
-        lo, hi = self.support(*[primal(s) for s in shapes])
+        lo, hi = self.support(*shapes)
         cond0 = np.asarray(self.argcheck(*shapes))
         if method in ("pmf", "logpmf"):
-            kv = primal(k)
-            cond = cond0 & (lo <= kv) & (kv <= hi) & (np.floor(kv) == kv)
+            cond = cond0 & (lo <= k) & (k <= hi) & (np.floor(k) == k)
         else:
             k = np.floor(k)
-            kv = primal(k)
-            cond = cond0 & (lo <= kv) & (kv < hi) & np.isfinite(kv)
-        bad = ~cond0 | np.isnan(kv)
+            cond = cond0 & (lo <= k) & (k < hi) & np.isfinite(k)
+        bad = ~cond0 | np.isnan(k)
+        steps = {
+            "pmf": [(bad, np.nan)],
+            "logpmf": [(bad, np.nan)],
+            "cdf": [(k >= hi, 1.0), (np.isneginf(k), 0.0), (bad, np.nan)],
+            "logcdf": [(bad, np.nan), (k >= hi, 0.0)],
+            "sf": [(bad, np.nan), (((k < lo) | np.isneginf(k)) & cond0, 1.0)],
+            "logsf": [(bad, np.nan), ((k < lo) & cond0, 0.0)],
+        }[method]
+        return cond, steps
+
+    def _discrete(self, method, k, shapes, loc):
+        # SciPy's rv_discrete, including the order in which it places its constants; the
+        # shapes are moved to valid values outside cond (see _continuous)
+        cond, steps = discrete(lambda *a: self._discrete_masks(method, *a), (k, loc, *shapes))
+        k = k - loc if method in ("pmf", "logpmf") else np.floor(k - loc)
         every = bool(np.all(cond))
-        ks, _, shp = (k, 1.0, shapes) if every else _safe(cond, k, 1.0, shapes, self.inside)
+        if every:
+            ks, shp = k, shapes
+        else:
+            ks = np.where(cond, k, self.inside[0])
+            shp = [np.where(cond, s, v) for s, v in zip(shapes, self.inside[1:])]
         value = getattr(self, "_" + method)(ks, *shp)
         if every:
             return value
-        shape = np.shape(cond)
-        steps = {
-            "pmf": (0.0, [(bad, np.nan)]),
-            "logpmf": (-np.inf, [(bad, np.nan)]),
-            "cdf": (0.0, [(kv >= hi, 1.0), (np.isneginf(kv), 0.0), (bad, np.nan)]),
-            "logcdf": (-np.inf, [(bad, np.nan), (kv >= hi, 0.0)]),
-            "sf": (0.0, [(bad, np.nan), (((kv < lo) | np.isneginf(kv)) & cond0, 1.0)]),
-            "logsf": (-np.inf, [(bad, np.nan), ((kv < lo) & cond0, 0.0)]),
-        }[method]
-        const = np.full(shape, steps[0])
-        for mask, v in steps[1]:
+        fill = {"pmf": 0.0, "logpmf": -np.inf, "cdf": 0.0, "logcdf": -np.inf, "sf": 0.0,
+                "logsf": -np.inf}[method]
+        const = np.full(np.shape(cond), fill)
+        for mask, v in steps:
             const = np.where(mask, v, const)
         return np.where(cond, value, const)
 
@@ -289,17 +316,6 @@ class _Family:
 
     def support(self, *shapes):
         return -np.inf, np.inf
-
-
-def _safe(cond, z, scale, shapes, inside):
-    """The arguments with every element outside ``cond`` replaced by a point where the
-    formula is finite (``inside``), so that no nan from an element whose value is then
-    discarded reaches a derivative."""
-    zi, si = inside[0], inside[1:]
-    zs = np.where(cond, z, zi)
-    ss = np.where(cond, scale, 1.0)
-    shp = [np.where(cond, s, v) for s, v in zip(shapes, si)]
-    return zs, ss, shp
 
 
 def _finish(out):
