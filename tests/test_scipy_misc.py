@@ -368,3 +368,15 @@ def test_gaussian_process_hyperparameters():
         np.testing.assert_allclose(h, cd_jacobian(lambda t: gp_grad_ref(t, x, y), ours.x,
                                                   h=1e-5), rtol=1e-6, atol=1e-7)
         assert np.all(np.linalg.eigvalsh(h) > 0)
+
+
+def test_nan_and_discarded_points_leave_no_nan_in_the_coefficients():
+    y = rnd(8, seed=18)
+    pts = np.array([np.nan, KNOTS[2] + 0.1, KNOTS[-1] + 5.0])
+    for build in (lambda v: dip.CubicSpline(KNOTS, v),
+                  lambda v: dip.make_interp_spline(KNOTS, v)):
+        f = lambda v, build=build: build(v)(pts, extrapolate=False)
+        assert np.isnan(value(f, y)[[0, 2]]).all()
+        fwd, rev = dd.jacobian(f, y, mode="forward"), dd.jacobian(f, y, mode="reverse")
+        np.testing.assert_allclose(rev, fwd, rtol=1e-13, atol=1e-15)
+        assert np.all(np.isfinite(fwd)) and not fwd[[0, 2]].any()

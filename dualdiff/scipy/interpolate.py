@@ -132,6 +132,8 @@ class PPoly:
         i = discrete(_ppoly_interval, (bp, xq, bool(extrapolate)), select=True)
         ok = i >= 0
         ii = np.where(ok, i, 0)
+        if not np.all(ok):  # nan / outside points: evaluated at a breakpoint, then discarded
+            xq = np.where(ok, xq, bp[0])
         s = xq - bp[ii]
         c = self.c[:, ii]
         trail = np.shape(c)[2:]
@@ -437,6 +439,8 @@ class BSpline:
         ell = discrete(_bspline_interval, (t, k, xq, bool(extrapolate)), select=True)
         ok = ell >= 0
         el = np.where(ok, ell, k)
+        if not np.all(ok):  # nan / outside points: evaluated at a knot, then discarded
+            xq = np.where(ok, xq, t[k])
         h = _de_boor(t, xq, k, el, nu)
         trail = np.shape(self.c)[1:]
         out = 0.0
