@@ -10,6 +10,7 @@ from . import decompositions as _decompositions  # noqa: F401
 from . import elementwise as _elementwise  # noqa: F401
 from . import fft as _fft  # noqa: F401
 from . import linalg as _linalg  # noqa: F401
+from . import namespace as _namespace  # noqa: F401  (carriers' array-API namespace)
 from . import polynomials as _polynomials  # noqa: F401
 from . import products as _products  # noqa: F401
 from . import reductions as _reductions  # noqa: F401

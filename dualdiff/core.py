@@ -66,6 +66,13 @@ REFUSED: dict = {}
 #: by dualdiff.complexes)
 COMPLEX_UFUNCS: dict = {}
 
+#: Filled by upper layers (the core imports none of them): "namespace" -> the function
+#: giving a carrier's array-API namespace (dualdiff.namespace); "hints" -> functions
+#: ``hint(frame) -> str`` adding a sentence to the error of a conversion to a plain
+#: array, given the frame that asked for it (dualdiff.scipy names the SciPy function
+#: that received a carrier and its twin).
+HOOKS: dict = {"namespace": None, "hints": []}
+
 
 def implements(*funcs):
     """Register the decorated function as the implementation of ``funcs`` on carriers.
@@ -261,16 +268,22 @@ class Carrier:
         # np.array([d1, d2]) of scalar carriers builds an object array that lift()
         # stacks; any conversion to a numeric array would drop the derivative.  SciPy's
         # sparse matmul (A @ x, A.dot(x), spmatrix A * x) gets the same opaque object, so
-        # it returns NotImplemented and Python asks x (sparse_operators applies A).
-        if dtype is None or np.dtype(dtype) == object:
-            asked = "defer" if self.ndim == 0 else _sparse_asks(sys._getframe(1))
+        # it returns NotImplemented and Python asks x (sparse_operators applies A).  A hint
+        # (a library function with a dualdiff twin asked) refuses even a scalar.
+        frame = sys._getframe(1)
+        hints = "".join(" " + h for h in (hint(frame) for hint in HOOKS["hints"]) if h)
+        if (dtype is None or np.dtype(dtype) == object) and not hints:
+            asked = "defer" if self.ndim == 0 else _sparse_asks(frame)
             if asked == "defer":
                 wrapped = np.empty((), dtype=object)
                 wrapped[()] = self
                 return wrapped
             if asked == "probe":  # coo's dot only reads ndim and dtype, then uses x itself
                 return np.empty((0,) * self.ndim)
-        scipy_name, fix = _scipy_caller(sys._getframe(1))
+        if hints:
+            raise TypeError(hints.strip() + " (SciPy converts its inputs with np.asarray, and "
+                            "the derivative would be lost.)")
+        scipy_name, fix = _scipy_caller(frame)
         if scipy_name is not None:
             raise TypeError(
                 f"{scipy_name} cannot take a {self._label}: SciPy converts its inputs with "
@@ -281,6 +294,24 @@ class Carrier:
             f"derivative would be lost. Build arrays with np.zeros_like(x), "
             f"np.zeros(n, like=x) or np.stack([...]) instead, and use .value for the value."
         )
+
+    def __array_namespace__(self, *, api_version=None):
+        """The array-API namespace of this carrier's pass (:mod:`dualdiff.namespace`)."""
+        build = HOOKS["namespace"]
+        if build is None:
+            raise TypeError("import dualdiff (the package) for the array-API namespace of "
+                            f"a {self._label}")
+        return build(self)
+
+    @property
+    def device(self) -> str:
+        """The array API's device: carriers live on the CPU, as NumPy arrays do."""
+        return "cpu"
+
+    def to_device(self, device, /, *, stream=None):
+        if device != "cpu":
+            raise ValueError(f"a {self._label} lives on the CPU only, not on {device!r}")
+        return self
 
     def _refuse(self, what: str):
         raise TypeError(
