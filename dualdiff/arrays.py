@@ -16,6 +16,9 @@ try:  # NumPy >= 2 keeps np.errstate in a context variable: setting it directly
     from numpy._core._ufunc_config import _make_extobj
 
     _IGNORE = _make_extobj(all="ignore")
+    #: for hot paths: ``token = ERRSTATE.set(IGNORE)`` ... ``ERRSTATE.reset(token)`` is
+    #: :func:`quiet` / :func:`loud` without the two calls
+    ERRSTATE, IGNORE = _ERRSTATE, _IGNORE
 
     def quiet():
         """Start ignoring floating-point warnings (derivative code must not warn
@@ -47,6 +50,12 @@ except ImportError:  # pragma: no cover - other NumPy layouts
     def loud(token) -> None:
         """Restore the floating-point warning state saved by :func:`quiet`."""
         token.__exit__(None, None, None)
+
+    class _State:
+        set = staticmethod(lambda _: quiet())
+        reset = staticmethod(loud)
+
+    ERRSTATE, IGNORE = _State(), None
 
 
 def expand(t, ndim: int, lead: int = 1):

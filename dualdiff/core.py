@@ -33,13 +33,14 @@ from __future__ import annotations
 import contextvars
 import itertools
 import math
+import operator
 import sys
 
 import numpy as np
 import scipy.sparse as _sparse
 
 from . import rules, rules_special
-from .arrays import loud, quiet
+from .arrays import ERRSTATE, IGNORE, loud, quiet
 
 rules_special.register(rules.UNARY, rules.BINARY)  # the scipy.special rows join the table
 
@@ -243,6 +244,8 @@ class Carrier:
 
     # -- NumPy protocols --------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if len(inputs) == 1 and method == "__call__" and not kwargs:  # np.sin(x)
+            return apply_ufunc(ufunc, inputs)
         if any(type(x) is np.ndarray and x.dtype == object for x in inputs):
             inputs = tuple(lift(x) for x in inputs)  # np.array([d1, d2]) of carriers
             if any(type(x) is np.ndarray and x.dtype == object for x in inputs):
@@ -785,9 +788,11 @@ def _detach(out) -> None:
     """NumPy made a copy: the carrier's parts must not alias what they came from (a part
     that is a view of anything is copied; fresh parts stay)."""
     parts = out.parts
-    if any(type(p) is np.ndarray and p.base is not None for p in parts):
-        out._set_parts(tuple(p.copy() if type(p) is np.ndarray and p.base is not None else p
-                             for p in parts))
+    for p in parts:
+        if type(p) is np.ndarray and p.base is not None:
+            out._set_parts(tuple(q.copy() if type(q) is np.ndarray and q.base is not None
+                                 else q for q in parts))
+            return
 
 
 # -- NaN-safe products ---------------------------------------------------------------
@@ -899,15 +904,18 @@ def kink_sign(x):
 
 # -- element-wise rows ------------------------------------------------------------------
 
-_SCALAR_OPS = {np.add: np.float64.__add__, np.subtract: np.float64.__sub__,
-               np.multiply: np.float64.__mul__, np.divide: np.float64.__truediv__}
+_SCALAR_OPS = {np.add: operator.add, np.subtract: operator.sub,
+               np.multiply: operator.mul, np.divide: operator.truediv, np.power: operator.pow}
 _F64 = np.float64
 _NUMBERS = (np.float64, np.int64, float, int)
+#: NumPy scalar types whose arithmetic with a float64 scalar is the ufunc's, bit for bit
+_SCALARS = {np.float64, np.int64}
 
 
 def evaluate(ufunc, values):
-    """The value of ``ufunc(*values)``: NumPy scalar arithmetic for scalar +, -, *, /
-    (same bits and warnings as the ufunc, at a fraction of the call cost).
+    """The value of ``ufunc(*values)``: NumPy scalar arithmetic for scalar +, -, *, /, **
+    (the same bits as the ufunc, and the warnings NumPy gives for scalars, at a fraction of
+    the call cost).
 
     >>> float(evaluate(np.multiply, (np.float64(2.0), np.float64(3.0))))
     6.0
@@ -917,7 +925,7 @@ def evaluate(ufunc, values):
         op = _SCALAR_OPS.get(ufunc)
         if op is not None and ((type(a) is _F64 and type(b) in _NUMBERS)
                                or (type(b) is _F64 and type(a) in _NUMBERS)):
-            return op(np.float64(a), b)
+            return op(a if type(a) is _F64 else np.float64(a), b)
     return ufunc(*values)
 
 
@@ -926,10 +934,12 @@ class Row:
     structural zero, a float, :data:`~dualdiff.rules.NONDIFF`, :data:`~dualdiff.rules.KINK`
     or a function of ``(*values, z)``) and its second partials."""
 
-    __slots__ = ("ufunc", "unary", "first", "second", "constant")
+    __slots__ = ("ufunc", "unary", "first", "second", "constant", "scalar_op", "special")
 
     def __init__(self, ufunc):
         self.ufunc = ufunc
+        self.scalar_op = _SCALAR_OPS.get(ufunc)
+        self.special = ufunc in COMPLEX_UFUNCS  # checked per call (the operand's dtype)
         self.constant = ufunc in rules.PIECEWISE_CONSTANT
         row = rules.UNARY.get(ufunc)
         self.unary = row is not None or (self.constant and ufunc.nin == 1)
@@ -1053,74 +1063,141 @@ def _any_complex(inputs) -> bool:
     return False
 
 
+def _special(ufunc, inputs):
+    """What apply_ufunc does for a ufunc without a row (or with a complex operand):
+    a discrete result, a composite, or a refusal; None when the row applies."""
+    if ufunc in COMPLEX_UFUNCS and _any_complex(inputs):
+        return COMPLEX_UFUNCS[ufunc](*inputs)
+    if ufunc in rules.DISCRETE_UFUNCS:
+        return discrete(ufunc, inputs)
+    if not (ufunc in rules.UNARY or ufunc in rules.BINARY or ufunc in rules.PIECEWISE_CONSTANT):
+        impl = HANDLED.get(ufunc)
+        if impl is not None:  # composites (copysign, ...)
+            return impl(*inputs)
+        raise TypeError(
+            f"dualdiff cannot differentiate {public_name(ufunc)}: "
+            f"{REFUSED.get(ufunc, 'it has no derivative rule')}. Apply it to .value if "
+            f"no derivative is needed, or add a rule with dd.rule.")
+    return None
+
+
+#: plain operands the fast path of apply_ufunc takes as they are (as NumPy scalars)
+_PLAIN = {float: np.float64, np.float64: np.float64, int: lambda v: np.int64(v)
+          if -2**63 <= v < 2**63 else np.float64(v), np.int64: np.int64}
+_F64_DTYPE = np.dtype(np.float64)
+
+
+def _nondiff(ufunc, i):
+    raise TypeError(f"{public_name(ufunc)}: no derivative with respect to its "
+                    f"{('first', 'second')[i]} argument; pass a constant there.")
+
+
 def apply_ufunc(ufunc, inputs):
-    """``ufunc(*inputs)`` (no keywords) with at least one carrier among the inputs.
+    """``ufunc(*inputs)`` (no keywords) with at least one carrier among the inputs: the
+    value, the first partials (and the second, for second-order carriers) of the row,
+    handed to the carrier type to combine with the operands' parts.
 
     >>> from dualdiff import Dual
     >>> apply_ufunc(np.multiply, (Dual(3.0, 1.0), 2.0)).tangent.tolist()
     [2.0]
     """
     row = _ROWS.get(ufunc)
-    if row is None or ufunc in COMPLEX_UFUNCS:
-        if ufunc in COMPLEX_UFUNCS and _any_complex(inputs):
-            return COMPLEX_UFUNCS[ufunc](*inputs)
-        if ufunc in rules.DISCRETE_UFUNCS:
-            return discrete(ufunc, inputs)
-        if not (ufunc in rules.UNARY or ufunc in rules.BINARY or
-                ufunc in rules.PIECEWISE_CONSTANT):
-            impl = HANDLED.get(ufunc)
-            if impl is not None:  # composites (copysign, ...)
-                return impl(*inputs)
-            raise TypeError(
-                f"dualdiff cannot differentiate {public_name(ufunc)}: "
-                f"{REFUSED.get(ufunc, 'it has no derivative rule')}. Apply it to .value if "
-                f"no derivative is needed, or add a rule with dd.rule.")
+    if row is None or row.special:
+        done = _special(ufunc, inputs)
+        if done is not None:
+            return done
         row = row_of(ufunc)
     if len(inputs) == 1:
         x = inputs[0]
-        owner = x
-        v, p = split(x, type(x), x.tag)
-        sp = [(v, p)]
+        cls, tag = type(x), x.tag
+        if x._view is not None:
+            refresh(x)
+        v = x.value
+        sp = [(v, x.parts)]
         z = ufunc(v)
+        token = ERRSTATE.set(IGNORE)
+        try:
+            e = row.first[0]
+            if e is None:
+                first = [None]
+            elif type(e) is float:
+                first = [e]
+            else:
+                first = [kink_sign(x) if e is rules.KINK else e(v, z)]
+            if type(z) is not _F64:
+                first = narrow(first, z)
+            second = None
+            if cls._order > 1:
+                second = second_partials(ufunc, (v,), z, first, (True,))
+            return cls._elementwise(ufunc, z, sp, first, second, tag, inputs)
+        finally:
+            ERRSTATE.reset(token)
+    a, b = inputs
+    ca, cb = isinstance(a, Carrier), isinstance(b, Carrier)
+    if ca and cb and a.tag == b.tag and type(a) is type(b):
+        owner = a
+    elif ca is not cb and type(b if ca else a) in _PLAIN and ufunc not in _INT_OPERAND and (
+            type((a if ca else b).value) is _F64 or (
+                type((a if ca else b).value) is np.ndarray and
+                (a if ca else b).value.dtype is _F64_DTYPE)):
+        owner = a if ca else b  # a carrier of double precision and a plain number
+        if ca:
+            b = _PLAIN[type(b)](b)
+        else:
+            a = _PLAIN[type(a)](a)
+        inputs = (a, b)
     else:
         owner = find_owner(inputs)
         weak = owner if ufunc not in _INT_OPERAND else None
-        a, b = inputs
         try:
-            if not isinstance(a, Carrier):
+            if not ca:
                 a = operand(a, weak)
-            if not isinstance(b, Carrier):
+            if not cb:
                 b = operand(b, weak)
         except SparseOperand:
             return _sparse_ufunc(ufunc, inputs)
+        if (not ca and isinstance(a, Carrier)) or (not cb and isinstance(b, Carrier)):
+            owner = find_owner((a, b))  # a list of carriers, stacked
         inputs = (a, b)
-        cls, tag = type(owner), owner.tag
-        sp = [split(a, cls, tag), split(b, cls, tag)]
-        z = evaluate(ufunc, (sp[0][0], sp[1][0]))
     cls, tag = type(owner), owner.tag
-    token = quiet()
+    if type(a) is cls and a.tag == tag:
+        if a._view is not None:
+            refresh(a)
+        av, pa = a.value, a.parts
+    else:
+        av, pa = a, None
+    if type(b) is cls and b.tag == tag:
+        if b._view is not None:
+            refresh(b)
+        bv, pb = b.value, b.parts
+    else:
+        bv, pb = b, None
+    op = row.scalar_op
+    ta, tb = type(av), type(bv)
+    if op is not None and ((ta is _F64 and tb in _SCALARS) or (tb is _F64 and ta in _SCALARS)):
+        z = op(av, bv)
+    else:
+        z = ufunc(av, bv)
+    token = ERRSTATE.set(IGNORE)
     try:
-        first = []
-        for i, e in enumerate(row.first):
-            if e is None or sp[i][1] is None:
-                first.append(None)
-            elif type(e) is float:
-                first.append(e)
-            elif row.unary:
-                first.append(kink_sign(owner) if e is rules.KINK else e(sp[0][0], z))
-            elif e is rules.NONDIFF:
-                raise TypeError(f"{public_name(ufunc)}: no derivative with respect to its "
-                                f"{('first', 'second')[i]} argument; pass a constant there.")
-            else:
-                first.append(e(sp[0][0], sp[1][0], z))
-        first = narrow(first, z)
+        fa, fb = row.first
+        if fa is None or pa is None:
+            fa = None
+        elif type(fa) is not float:
+            fa = _nondiff(ufunc, 0) if fa is rules.NONDIFF else fa(av, bv, z)
+        if fb is None or pb is None:
+            fb = None
+        elif type(fb) is not float:
+            fb = _nondiff(ufunc, 1) if fb is rules.NONDIFF else fb(av, bv, z)
+        first = [fa, fb]
+        if type(z) is not _F64:
+            first = narrow(first, z)
         second = None
         if cls._order > 1:
-            second = second_partials(ufunc, [v for v, _ in sp], z, first,
-                                     [p is not None for _, p in sp])
-        return cls._elementwise(ufunc, z, sp, first, second, tag, inputs)
+            second = second_partials(ufunc, (av, bv), z, first, (pa is not None, pb is not None))
+        return cls._elementwise(ufunc, z, [(av, pa), (bv, pb)], first, second, tag, inputs)
     finally:
-        loud(token)
+        ERRSTATE.reset(token)
 
 
 _REDUCE = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min,
@@ -1373,13 +1450,17 @@ def getitem(x, index):
     [[0.0, 1.0], [0.0, 0.0], [1.0, 0.0]]
     """
     if type(index) is int:  # x[i] in a Python loop
-        head = (slice(None), index)
-        return linear(lambda p: p[head], x, op=lambda v: v[index])
+        v = x.value
+        if x._aliasing and x._view is None and type(v) is np.ndarray and v.ndim == 1:
+            # an element of a vector is a NumPy scalar: a copy, parts copied with it
+            return type(x)._make(v[index], tuple(p[:, index].copy() for p in x.parts), x.tag)
+        return linear(operator.itemgetter((slice(None), index)), x,
+                      op=operator.itemgetter(index))
     index = _index(index)
     if _basic(index) or _adjacent(index):
-        head = (slice(None),) + index
-        return linear(lambda p: p[head], x, op=lambda v: v[index])
-    return gather(lambda v: v[index], x)
+        return linear(operator.itemgetter((slice(None),) + index), x,
+                      op=operator.itemgetter(index))
+    return gather(operator.itemgetter(index), x)
 
 
 def setitem(x, index, item) -> None:

@@ -14,6 +14,8 @@ import numpy as np
 from .arrays import expand, zeros
 from .core import Carrier, nan_safe_product, primal
 
+_F64 = np.float64
+
 
 def direction_part(e, shape: tuple, what: str, dtype=float):
     """A derivative part for a value of ``shape``: None -> zeros of one direction, an
@@ -108,22 +110,25 @@ class Dual(Carrier):
     # -- how tangents combine -----------------------------------------------------------
     @classmethod
     def _elementwise(cls, ufunc, z, sp, first, second, tag, args):
-        shape = z.shape if hasattr(z, "shape") else np.shape(z)
+        shape = z.shape
         nd = len(shape)
         out, k, fresh = None, 0, False
-        for (_, p), f in zip(sp, first):
+        for i in range(len(sp)):
+            p = sp[i][1]
             if p is None:
                 continue
             t = p[0]
             k = t.shape[0]
+            f = first[i]
             if f is None:
                 continue
-            if t.ndim - 1 < nd:
+            if t.ndim <= nd:
                 t = expand(t, nd)
-            if type(f) is float and f == 1.0:
-                term, new = t, False
-            elif type(f) is float and f == -1.0:
-                term, new = -t, True
+            tf = type(f)
+            if tf is _F64 and f - f == 0.0:  # a finite scalar partial
+                term, new = t * f, True
+            elif tf is float and (f == 1.0 or f == -1.0):
+                term, new = (t, False) if f == 1.0 else (-t, True)
             else:
                 term, new = nan_safe_product(t, f), True
             if out is None:
@@ -131,13 +136,14 @@ class Dual(Carrier):
             else:
                 out, fresh = out + term, True
         if out is None:
-            kk = next(p[0].shape[0] for _, p in sp if p is not None) if not k else k
-            return cls._make(z, (zeros((kk,) + shape, part_dtype(z)),), tag)
+            return cls._make(z, (zeros((k,) + shape, part_dtype(z)),), tag)
         if not fresh or out.shape[1:] != shape:
             out = np.broadcast_to(out, out.shape[:1] + shape).copy()
-        if out.dtype.kind != "c" and np.iscomplexobj(z):
+        if out.dtype.kind != "c" and z.dtype.kind == "c":
             out = out.astype(np.result_type(out.dtype, z.dtype))
-        return cls._make(z, (out,), tag)
+        d = object.__new__(cls)
+        d.value, d.tangent, d.tag, d._view, d._version, d._epoch = z, out, tag, None, 0, 0
+        return d
 
     @classmethod
     def _linear(cls, op, g, adjoint, sp, value, tag, args):
