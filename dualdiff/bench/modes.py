@@ -195,7 +195,7 @@ def plot(ctx, rows) -> None:
 # -- the section ---------------------------------------------------------------------------
 
 def run(ctx) -> dict:
-    budget = 0.06 if ctx.quick else 0.5
+    budget = 0.06 if ctx.quick else 0.3
     cells = grid(ctx.quick)
     table = ctx.table(
         f"Jacobians in each mode, {len(cells)} cells; times are multiples of one call of f",
