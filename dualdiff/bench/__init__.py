@@ -104,6 +104,8 @@ def write_summary(out: str, summary: dict, total: float, argv) -> str:
             op = ">=" if t["better"] == "higher" else "<="
             lines.append(f"| {name} | target {t['name']}: {t['value']:.3g} {op} {t['limit']:g}"
                          f" — **{'met' if t['met'] else 'missed'}** |")
+    for r in summary.values():
+        lines += r["markdown"]
     path = os.path.join(out, "summary.md")
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")

@@ -155,5 +155,10 @@ def run(ctx) -> dict:
                  " / ".join(f"{r['hessian_f']:.0f}" for r in plan) + ", hvp_plan / f = " +
                  " / ".join(f"{r['hvp_f']:.0f}" for r in plan) +
                  f" at n = {' / '.join(str(r['n']) for r in plan)}")
+    if ctx.peers:
+        fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+        ctx.md_table("Rosenbrock Hessian and hvp, time / time of f (lower is better)",
+                     ["n", "tool", "hessian / f", "hvp / f"],
+                     [[r["n"], r["tool"], fmt(r["hessian_f"]), fmt(r["hvp_f"])] for r in rows])
     plot(ctx, rows)
     return {"rows": rows}

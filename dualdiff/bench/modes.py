@@ -250,5 +250,14 @@ def run(ctx) -> dict:
                      f"{min(costs):.2f}-{max(costs):.2f}")
     if not all(r["agree"] for r in rows):
         ctx.headline("**some cells disagree with the hand-derived Jacobian**")
+    with_peers = [r for r in rows if r.get("peers")]
+    if with_peers:
+        names = list(dict.fromkeys(k for r in with_peers for k in r["peers"]))
+        fmt = lambda v: f"{v:.0f}" if isinstance(v, float) else str(v)  # noqa: E731
+        ctx.md_table("Jacobian time / time of f beside the peers (each checked against the "
+                     "hand-derived Jacobian first; lower is better)",
+                     ["cell", "n x m", "dualdiff auto"] + names,
+                     [[r["family"], f"{r['n']} x {r['m']}", f"{r['auto']:.0f}"]
+                      + [fmt(r["peers"].get(k, "-")) for k in names] for r in with_peers])
     plot(ctx, rows)
     return {"rows": rows}

@@ -238,5 +238,12 @@ def run(ctx) -> dict:
         ctx.headline(line)
     ctx.headline("SciPy solves with plans vs unprepared: " + ", ".join(
         f"{c['client'].split(',')[0]} {c['speedup']:.1f}x" for c in clients))
+    if ctx.peers:
+        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        ctx.md_table("Prepared plans beside the tools that prepare: milliseconds per call "
+                     "(lower is better; build / compile apart)",
+                     ["cell", "n", "unprepared", "plan", "CasADi", "JAX jit"],
+                     [[r["cell"], r["n"], fmt(r["unprep_ms"]), fmt(r["plan_ms"]),
+                       fmt(r.get("casadi_ms")), fmt(r.get("jax_ms"))] for r in rows])
     plot(ctx, rows)
     return {"cells": rows, "scipy": clients}

@@ -227,6 +227,7 @@ class Context:
     targets: list = field(default_factory=list)
     figures: list = field(default_factory=list)
     headlines: list = field(default_factory=list)
+    markdown: list = field(default_factory=list)
 
     def path(self, name: str) -> str:
         return os.path.join(self.out, name)
@@ -245,6 +246,12 @@ class Context:
         """A line for the run's summary (``summary.md``)."""
         self.headlines.append(text)
 
+    def md_table(self, title: str, head: list, rows: list) -> None:
+        """A markdown table for summary.md (e.g. the peers beside dualdiff)."""
+        self.markdown += ["", f"**{title}**", "", "| " + " | ".join(head) + " |",
+                          "|" + "---|" * len(head)]
+        self.markdown += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+
     def figure(self, fig, name: str) -> None:
         self.figures.append(os.path.basename(save(fig, self.path(name))))
 
@@ -255,4 +262,4 @@ class Context:
         return {"section": section, "quick": self.quick, "seconds": seconds,
                 "tables": [t.as_dict() for t in self.tables],
                 "targets": [t.as_dict() for t in self.targets], "figures": self.figures,
-                "headlines": self.headlines, **(extra or {})}
+                "headlines": self.headlines, "markdown": self.markdown, **(extra or {})}
