@@ -39,7 +39,8 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m dualdiff bench", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help="smaller grids and fewer repeats: all sections in about 30 s")
+                   help="smaller grids and fewer repeats: all sections in about 35 s on a "
+                        "shared 2-core machine (about 80 s with --peers)")
     p.add_argument("--peers", action="store_true",
                    help="also time JAX, torch.func, autograd, CasADi and numdifftools where "
                         "installed (lists the missing ones and how to install them)")
