@@ -16,10 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import dualdiff as dd
-
-
-def rosen(x):
-    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+from dualdiff.problems import rosen
 
 
 def cs_fd_hessian(f, x, h=1e-200, d=1e-5):
@@ -239,10 +236,6 @@ def test_numpy_medley_vs_complex_step(name):
 @pytest.mark.parametrize("method", ["hyperdual", "forward-over-reverse", "auto"])
 def test_methods_agree_with_scipy_rosen_hess(method):
     from scipy.optimize import rosen_der, rosen_hess
-
-    def rosen(x):
-        return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-
     x = np.linspace(-1.2, 1.1, 40)
     v, g, h = dd.value_gradient_and_hessian(rosen, x, chunk=7, method=method)
     ref = rosen_hess(x)

@@ -7,15 +7,13 @@ from hypothesis import strategies as st
 
 import dualdiff as dd
 from dualdiff import modes
+from dualdiff.problems import MLP
 from dualdiff.reverse import Recording
 
 
 def _mlp(n, m, seed=0):
-    rng = np.random.default_rng(seed)
-    w1, w2 = rng.normal(size=(8, n)), rng.normal(size=(m, 8))
-    f = lambda x: w2 @ np.tanh(w1 @ x)
-    ref = lambda x: w2 @ ((1 - np.tanh(w1 @ x) ** 2)[:, None] * w1)  # hand-derived
-    return f, ref, rng.normal(size=n)
+    f = MLP(n, m, hidden=8, seed=seed)
+    return f, f.jacobian, f.x0  # the reference is derived by hand
 
 
 @pytest.mark.parametrize("n,m", [(1, 7), (7, 1), (5, 5), (12, 3), (3, 12)])

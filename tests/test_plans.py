@@ -17,6 +17,7 @@ from scipy.integrate import solve_ivp
 
 import dualdiff as dd
 from dualdiff.modes import forward_rows
+from dualdiff.problems import MLP, rosen, rosen_loop
 from dualdiff.reverse import Recording
 
 
@@ -24,17 +25,6 @@ def identical(a, b) -> bool:
     """Same shape, dtype and bits (signs of zeros and NaN payloads included)."""
     a, b = np.asarray(a), np.asarray(b)
     return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
-
-
-def rosen(x):
-    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-
-
-def rosen_loop(x):
-    s = 0.0
-    for i in range(len(x) - 1):
-        s = s + 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
-    return s
 
 
 def scalar_mix(x):
@@ -110,13 +100,7 @@ def test_hessian_and_hvp_plans_are_forward_over_reverse_bit_for_bit(f):
     np.testing.assert_allclose(vplan(X1, v), fd @ v, rtol=1e-6, atol=1e-6)
 
 
-W1 = RNG.standard_normal((6, 5))
-W2 = RNG.standard_normal((4, 6))
-B1 = RNG.standard_normal(6)
-
-
-def mlp(x):
-    return W2 @ np.tanh(W1 @ x + B1)
+mlp = MLP(5, 4, hidden=6, seed=3)
 
 
 def tall(x):

@@ -13,20 +13,13 @@ from scipy.optimize._numdiff import group_columns
 
 import dualdiff as dd
 from dualdiff.dual import Dual
-
-
-def broyden(x):
-    """Broyden tridiagonal (More, Garbow, Hillstrom no. 30), x_0 = x_{n+1} = 0."""
-    F = (3.0 - 2.0 * x) * x + 1.0
-    F[1:] = F[1:] - x[:-1]
-    F[:-1] = F[:-1] - 2.0 * x[1:]
-    return F
-
-
-def broyden_jacobian(x):
-    """Hand-derived: diagonal 3 - 4 x_i, sub-diagonal -1, super-diagonal -2."""
-    n = len(x)
-    return np.diag(3.0 - 4.0 * x) - np.eye(n, k=-1) - 2.0 * np.eye(n, k=1)
+from dualdiff.problems import (
+    broyden,
+    broyden_jacobian,
+    brusselator,
+    brusselator_jacobian,
+    brusselator_y0,
+)
 
 
 class Counter:
@@ -168,40 +161,10 @@ def test_least_squares_broyden_fewer_evaluations():
 
 
 N_GRID = 500
-ALPHA = 1.0 / 50.0
-
-
-def brusselator(t, y):
-    """1-D Brusselator (Hairer & Wanner II), u and v interleaved, Dirichlet u=1, v=3."""
-    u, v = y[0::2], y[1::2]
-    c = ALPHA * (N_GRID + 1) ** 2
-    up = np.concatenate([[1.0], u, [1.0]])
-    vp = np.concatenate([[3.0], v, [3.0]])
-    du = 1.0 + u * u * v - 4.0 * u + c * (up[:-2] - 2.0 * u + up[2:])
-    dv = 3.0 * u - u * u * v + c * (vp[:-2] - 2.0 * v + vp[2:])
-    return np.stack([du, dv], axis=1).ravel()
-
-
-def brusselator_jacobian(y):
-    """Hand-derived Jacobian of :func:`brusselator`."""
-    u, v = y[0::2], y[1::2]
-    c = ALPHA * (N_GRID + 1) ** 2
-    n = 2 * N_GRID
-    J = np.zeros((n, n))
-    i = np.arange(N_GRID)
-    J[2 * i, 2 * i] = 2 * u * v - 4.0 - 2 * c
-    J[2 * i, 2 * i + 1] = u * u
-    J[2 * i + 1, 2 * i] = 3.0 - 2 * u * v
-    J[2 * i + 1, 2 * i + 1] = -u * u - 2 * c
-    for s in (0, 1):
-        J[2 * i[1:] + s, 2 * i[:-1] + s] = c
-        J[2 * i[:-1] + s, 2 * i[1:] + s] = c
-    return J
 
 
 def test_solve_ivp_bdf_brusselator():
-    xg = np.arange(1, N_GRID + 1) / (N_GRID + 1)
-    y0 = np.stack([1 + np.sin(2 * np.pi * xg), np.full(N_GRID, 3.0)], axis=1).ravel()
+    y0 = brusselator_y0(N_GRID)
     plan = dd.jacobian_plan(lambda y, t: brusselator(t, y), y0, args=(0.0,))
     assert plan.ncolors <= 5
     np.testing.assert_allclose(plan(y0, 0.0).toarray(), brusselator_jacobian(y0),

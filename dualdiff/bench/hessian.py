@@ -1,148 +1,164 @@
-"""Hessian section: cost of ``hessian`` and ``hvp`` relative to one call of f.
+"""Section ``hessian``: ``hessian`` and ``hvp`` of Rosenbrock (:func:`dualdiff.problems.rosen`)
+relative to one call of f, by method, with the calls of f each makes.
 
-f is the vectorised Rosenbrock function.  Each tool's time is the best of a
-few repeats; ``calls`` counts calls of f per operator (peers trace f once or
-call it on their own number types).  Peers (``--peers``): jax.hessian (jit,
-float64; compile time reported apart), autograd.hessian and
-numdifftools.Hessian, each checked against dualdiff's Hessian first.
+Methods: ``hyperdual`` (blocks of hyper-dual passes), ``forward-over-reverse`` (forward
+sweeps over the recorded gradient), ``auto`` (the default), and the prepared plans
+``hessian_plan`` / ``hvp_plan``.  Every Hessian is checked against the hand-derived
+:func:`dualdiff.problems.rosen_hessian`.  ``--peers``: jit-compiled ``jax.hessian``
+(compile time apart), ``autograd.hessian`` and ``numdifftools.Hessian`` (n <= 100).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import time
-
 import numpy as np
 
-import dualdiff as dd
-from dualdiff.hessian import hessian_chunk
+from .. import hessian, hessian_plan, hvp, hvp_plan, problems
+from . import peers as peer_tools
+from .report import COLORS, pyplot
+from .timing import Counted, compare, measure, once
 
-from .timing import Counted, best_time
-
-
-def rosen(x):
-    """The Rosenbrock function, written once for NumPy and the peers' numpy modules."""
-    return _rosen(x, np)
+METHODS = ("auto", "hyperdual", "forward-over-reverse")
 
 
-def _rosen(x, xp):
-    return xp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+def _check(h, ref, what):
+    if not np.allclose(h, ref, rtol=1e-10, atol=1e-10 * np.abs(ref).max()):
+        raise AssertionError(f"{what} disagrees with the hand-derived Rosenbrock Hessian")
 
 
-def timed(fn):
-    """(fn(), wall seconds of that call)."""
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
+def dualdiff_rows(n, x, v, budget):
+    """{tool: (t_hessian, t_hvp, calls of f per hessian, per hvp)}; the methods timed in
+    interleaved rounds.  Hyper-dual Hessians beyond n = 100 take ceil(n/k)^2 / 2 block
+    passes (seconds): skipped."""
+    ref = problems.rosen_hessian(x)
+    calls, hess_calls, hvp_calls = {}, {}, {}
+    for method in METHODS:
+        counted = Counted(problems.rosen)
+        if method != "hyperdual" or n <= 100:
+            _check(hessian(counted, x, method=method), ref, f"hessian(method={method!r})")
+            calls[method] = [counted.calls]
+            hess_calls[method] = lambda m=method: hessian(problems.rosen, x, method=m)
+        else:
+            calls[method] = ["-"]
+        counted = Counted(problems.rosen)
+        _check(hvp(counted, x, v, method=method), ref @ v, f"hvp(method={method!r})")
+        calls[method].append(counted.calls)
+        hvp_calls[method] = lambda m=method: hvp(problems.rosen, x, v, method=m)
+    hp, vp = hessian_plan(problems.rosen, x), hvp_plan(problems.rosen, x)
+    _check(hp(x), ref, "hessian_plan")
+    _check(vp(x, v), ref @ v, "hvp_plan")
+    hess_calls["plans"], hvp_calls["plans"] = (lambda: hp(x)), (lambda: vp(x, v))
+    calls["plans"] = [0, 0]
+    th = compare(hess_calls, budget, min_repeats=2)
+    tv = compare(hvp_calls, budget)
+    out = {f"dualdiff {k}": (th[k].min if k in th else None, tv[k].min, *calls[k])
+           for k in calls}
+    return out, ref
 
 
-def _calls(op, f) -> int:
-    c = Counted(f)
-    op(c)
-    return c.calls
-
-
-def _peers(n, x, v, ref_h, ref_hv):
-    """{tool: (seconds per Hessian, seconds per hvp or None, note)} for installed peers."""
+def peer_rows(ctx, n, x, v, ref, budget):
     out = {}
-    try:
-        import jax
-        import jax.numpy as jnp
-
-        jax.config.update("jax_enable_x64", True)
-        f = lambda x: _rosen(x, jnp)
+    if ctx.has("jax"):
+        jax, jnp = peer_tools.jax()
+        f = lambda z: problems.rosen(z, jnp)
         hess = jax.jit(jax.hessian(f))
-        hvp = jax.jit(lambda x, v: jax.jvp(jax.grad(f), (x,), (v,))[1])
+        hv = jax.jit(lambda z, w: jax.jvp(jax.grad(f), (z,), (w,))[1])
         xj, vj = jnp.asarray(x), jnp.asarray(v)
-        t0 = time.perf_counter()
-        h = np.asarray(hess(xj).block_until_ready())
-        compile_s = time.perf_counter() - t0
-        np.testing.assert_allclose(h, ref_h, rtol=1e-10, atol=1e-10)
-        np.testing.assert_allclose(np.asarray(hvp(xj, vj)), ref_hv, rtol=1e-10, atol=1e-10)
-        out["jax.hessian (jit)"] = (
-            best_time(lambda: hess(xj).block_until_ready()),
-            best_time(lambda: hvp(xj, vj).block_until_ready()),
-            f"first call incl. compile {compile_s * 1e3:.0f} ms; hvp = jvp of grad")
-    except ImportError:
-        pass
-    try:
+        h, compile_s = once(lambda: np.asarray(hess(xj).block_until_ready()))
+        _check(h, ref, "jax.hessian")
+        _check(np.asarray(hv(xj, vj)), ref @ v, "jax hvp")
+        out["jax.hessian jit"] = (measure(lambda: hess(xj).block_until_ready(), budget).min,
+                                  measure(lambda: hv(xj, vj).block_until_ready(), budget).min,
+                                  f"first call (trace + compile) {compile_s * 1e3:.0f} ms")
+    if ctx.has("autograd"):
         import autograd
         import autograd.numpy as anp
 
-        f = lambda x: _rosen(x, anp)
-        hess = autograd.hessian(f)
-        np.testing.assert_allclose(hess(x), ref_h, rtol=1e-10, atol=1e-10)
-        hvp = autograd.hessian_vector_product(f)
-        np.testing.assert_allclose(hvp(x, v), ref_hv, rtol=1e-10, atol=1e-10)
-        out["autograd.hessian"] = (best_time(lambda: hess(x)), best_time(lambda: hvp(x, v)),
-                                   "reverse over reverse")
-    except ImportError:
-        pass
-    try:
+        f = lambda z: problems.rosen(z, anp)
+        hess, hv = autograd.hessian(f), autograd.hessian_vector_product(f)
+        _check(hess(x), ref, "autograd.hessian")
+        _check(hv(x, v), ref @ v, "autograd hvp")
+        out["autograd.hessian"] = (measure(lambda: hess(x), budget, min_repeats=1).min,
+                                   measure(lambda: hv(x, v), budget).min, "")
+    if ctx.has("numdifftools") and n <= (10 if ctx.quick else 100):
         import numdifftools as nd
 
-        if n > 100:
-            out["numdifftools.Hessian"] = (None, None, f"skipped at n={n}: O(n^2) calls of f")
-        else:
-            hess = nd.Hessian(rosen)
-            h, t_h = timed(lambda: hess(x))  # one call: seconds at n = 100
-            err = float(np.max(np.abs(h - ref_h)) / np.max(np.abs(ref_h)))
-            np.testing.assert_allclose(h, ref_h, rtol=1e-5, atol=1e-5 * np.abs(ref_h).max())
-            out["numdifftools.Hessian"] = (t_h, None,
-                                           f"finite differences, 1 call; rel. error {err:.0e}")
-    except ImportError:
-        pass
+        h, t = once(lambda: nd.Hessian(problems.rosen)(x))  # seconds at n = 100: one call
+        err = float(np.abs(h - ref).max() / np.abs(ref).max())
+        out["numdifftools.Hessian"] = (t, None, f"finite differences, rel. error {err:.0e}")
     return out
 
 
-def run(args) -> dict:
-    sizes = (10, 100) if getattr(args, "quick", False) else (10, 100, 1000)
+def plot(ctx, rows) -> None:
+    plt = pyplot()
+    if plt is None:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
+    tools = list(dict.fromkeys(r["tool"] for r in rows))
+    style = {"dualdiff auto": ("k", "o-"), "dualdiff hyperdual": (COLORS["hyperdual"], "s--"),
+             "dualdiff forward-over-reverse": (COLORS["forward-over-reverse"], "^--"),
+             "dualdiff plans": (COLORS["plan"], "D-"), "jax.hessian jit": (COLORS["jax"], "v:"),
+             "autograd.hessian": (COLORS["autograd"], "<:"),
+             "numdifftools.Hessian": (COLORS["numdifftools"], ">:")}
+    for ax, key, what in ((axes[0], "hessian_f", "hessian"), (axes[1], "hvp_f", "hvp")):
+        for tool in tools:
+            pts = [(r["n"], r[key]) for r in rows if r["tool"] == tool and r[key] is not None]
+            if pts:
+                color, ls = style.get(tool, ("gray", "x:"))
+                ax.loglog(*zip(*pts), ls, color=color, label=tool)
+        ax.set_xlabel("n (inputs of Rosenbrock)")
+        ax.set_title(f"{what}: time / time of f")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("time / time of f   (lower is better)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("hessian: second derivatives of Rosenbrock by method (plans: prepared once)")
+    fig.tight_layout()
+    ctx.figure(fig, "hessian.png")
+
+
+def run(ctx) -> dict:
+    sizes = (10, 100) if ctx.quick else (10, 100, 1000)
+    budget = 0.05 if ctx.quick else 0.25
+    table = ctx.table(
+        "Rosenbrock Hessians and Hessian-vector products; ratios are multiples of one call of f",
+        [("n", "n", "d", "inputs"), ("tool", "tool / method", "<30", "who computes it"),
+         ("hessian_ms", "hessian [ms]", ".3f", "one Hessian, fastest repeat"),
+         ("hessian_f", "hessian/f", ".0f", "Hessian time / time of f"),
+         ("hvp_ms", "hvp [ms]", ".3f", "one Hessian-vector product"),
+         ("hvp_f", "hvp/f", ".0f", "hvp time / time of f"),
+         ("calls", "f calls", "", "calls of f per hessian / per hvp (plans: none, they replay)")])
     rows = []
-    print(f"{'n':>5} {'tool':<30} {'hessian':>11} {'/f':>10} {'hvp':>10} {'/f':>8}  calls  note")
     for n in sizes:
         rng = np.random.default_rng(n)
-        x = rng.uniform(-1.0, 2.0, n)
-        v = rng.normal(size=n)
-        t_f = best_time(lambda: rosen(x), budget=0.1)
-        from scipy.optimize import rosen_hess
-
-        tools = {}
-        for method in ("hyperdual", "forward-over-reverse"):
-            # one checked call (at n = 1000 hyper-dual Hessians take seconds), then repeats
-            h, t_h = timed(lambda: dd.hessian(rosen, x, method=method))
-            np.testing.assert_allclose(h, rosen_hess(x), rtol=1e-12, atol=1e-12)
-            if t_h < 1.0:
-                t_h = min(t_h, best_time(lambda: dd.hessian(rosen, x, method=method)))
-            hv = dd.hvp(rosen, x, v, method=method)
-            t_hv = best_time(lambda: dd.hvp(rosen, x, v, method=method))
-            calls_h = _calls(lambda f: dd.hessian(f, x, method=method), rosen) \
-                if t_h < 1.0 else -(-n // hessian_chunk(n)) * (-(-n // hessian_chunk(n)) + 1) // 2
-            calls_hv = _calls(lambda f: dd.hvp(f, x, v, method=method), rosen)
-            tools[f"dualdiff {method}"] = (t_h, t_hv, calls_h,
-                                           f"{calls_h} / {calls_hv} calls (hessian / hvp)")
-        from dualdiff.hessian import HVP_HYPERDUAL_MAX
-
-        pick = lambda small: "hyperdual" if small else "forward-over-reverse"
-        print(f"{n:5d} method='auto' picks {pick(n <= hessian_chunk(n))} for hessian, "
-              f"{pick(n <= HVP_HYPERDUAL_MAX)} for hvp")
-        if getattr(args, "peers", False):
-            tools.update({k: (th, thv, None, note) for k, (th, thv, note)
-                          in _peers(n, x, v, h, hv).items()})
-        for tool, (th, thv, calls, note) in tools.items():
-            row = {"n": n, "tool": tool, "t_f": t_f, "t_hessian": th, "t_hvp": thv,
-                   "hessian_over_f": None if th is None else th / t_f,
-                   "hvp_over_f": None if thv is None else thv / t_f, "note": note}
-            rows.append(row)
-            fmt = lambda t: "-" if t is None else f"{t * 1e3:9.3f}ms"
-            ratio = lambda t, w: "-" if t is None else f"{t / t_f:{w}.0f}"
-            calls = "    -" if calls is None else f"{calls:5d}"
-            print(f"{n:5d} {tool:<30} {fmt(th):>11} {ratio(th, 10):>10} {fmt(thv):>10} "
-                  f"{ratio(thv, 8):>8}  {calls}  {note}", flush=True)
-    result = {"section": "hessian", "function": "Rosenbrock (vectorised)", "rows": rows,
-              "note": "times are best-of-repeats wall seconds; ratios are time / time of f"}
-    out = getattr(args, "out", ".")
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "hessian.json"), "w") as fh:
-        json.dump(result, fh, indent=1)
-    return result
+        x, v = rng.uniform(-1.0, 2.0, n), rng.normal(size=n)
+        tf = measure(lambda x=x: problems.rosen(x), 0.05).min
+        tools, ref = dualdiff_rows(n, x, v, budget)
+        tools = {k: (th, thv, f"{ch} / {cv}") for k, (th, thv, ch, cv) in tools.items()}
+        if ctx.peers:
+            tools.update(peer_rows(ctx, n, x, v, ref, budget))
+        if n > 100:
+            tools["dualdiff hyperdual"] = tools["dualdiff hyperdual"][:2] + (
+                "- / 1 (hessian skipped: ceil(n/k)^2/2 block passes take seconds)",)
+        for tool, (th, thv, note) in tools.items():
+            rows.append(table.add(
+                n=n, tool=tool, hessian_ms=None if th is None else th * 1e3,
+                hessian_f=None if th is None else th / tf,
+                hvp_ms=None if thv is None else thv * 1e3,
+                hvp_f=None if thv is None else thv / tf,
+                calls=note if tool.startswith("dualdiff") else "-",
+                note="" if tool.startswith("dualdiff") else note))
+    for r in rows:
+        if r["tool"] == "dualdiff auto":
+            ctx.headline(f"Rosenbrock n = {r['n']}: hessian / f = {r['hessian_f']:.0f} "
+                         f"({r['hessian_ms']:.2f} ms), hvp / f = {r['hvp_f']:.0f}")
+    plan = [r for r in rows if r["tool"] == "dualdiff plans"]
+    ctx.headline("prepared plans: hessian_plan / f = " +
+                 " / ".join(f"{r['hessian_f']:.0f}" for r in plan) + ", hvp_plan / f = " +
+                 " / ".join(f"{r['hvp_f']:.0f}" for r in plan) +
+                 f" at n = {' / '.join(str(r['n']) for r in plan)}")
+    if ctx.peers:
+        fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+        ctx.md_table("Rosenbrock Hessian and hvp, time / time of f (lower is better)",
+                     ["n", "tool", "hessian / f", "hvp / f"],
+                     [[r["n"], r["tool"], fmt(r["hessian_f"]), fmt(r["hvp_f"])] for r in rows])
+    plot(ctx, rows)
+    return {"rows": rows}

@@ -1,60 +1,57 @@
-"""Mode selection benchmark: forward vs reverse vs auto on f: R^n -> R^m.
+"""Section ``modes``: forward vs reverse vs auto on Jacobians of f: R^n -> R^m.
 
-For four families (a dense two-layer map, an element-wise map, a banded map
-and a scalar loss) over a grid of (n, m), it times the Jacobian in forward,
-reverse and auto mode, each relative to one plain evaluation of f, checks the
-three agree, and reports the winner, auto's pick, auto's regret (its time over
-the faster mode's) and the winner's cost over ``min(n, m)`` evaluations of f.
-Writes ``modes.json`` and ``modes.png`` into ``args.out``; ``args.peers`` adds
-JAX, torch.func, autograd and scipy finite differences when importable.
+Four families from :mod:`dualdiff.problems` over a grid of (n, m): the MLP (dense,
+every (n, m)), the element-wise map and Broyden's tridiagonal function (n = m),
+Rosenbrock (m = 1).  Each cell times the Jacobian in forward, reverse and auto mode
+(interleaved rounds), relative to one call of f, checks all three against the
+hand-derived Jacobian, and reports auto's pick (``dualdiff.modes.auto_mode``, decided
+from sizes), auto's regret (its time / the faster mode's time) and the faster mode's
+cost per ``min(n, m)`` calls of f.  ``--peers`` adds JAX (jit or not), torch.func,
+autograd and SciPy's finite differences on the cells with n, m <= 300.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import time
-
 import numpy as np
+from scipy.optimize import approx_fprime
 
-from .. import jacobian, modes
+from .. import jacobian, problems
+from ..modes import auto_mode
+from . import peers as peer_tools
+from .report import COLORS, Target, pyplot
+from .timing import compare, measure, once
 
-HIDDEN = 64
-
-
-# -- the families, written once against an array namespace xp ----------------------
-
-def dense(xp, n, m, rng):
-    w1 = xp.asarray(rng.normal(size=(HIDDEN, n)) / np.sqrt(n))
-    w2 = xp.asarray(rng.normal(size=(m, HIDDEN)) / np.sqrt(HIDDEN))
-    b = xp.asarray(rng.normal(size=HIDDEN))
-    return lambda x: w2 @ xp.tanh(w1 @ x + b)
-
-
-def elementwise(xp, n, m, rng):
-    return lambda x: xp.sin(x) * xp.exp(-x * x) + x * x * x
+#: auto's regret allowed in a cell (its time / the faster mode's)
+REGRET_TARGET = 1.15
+#: the faster mode's time / (min(n, m) calls of f) allowed where min(n, m) >= 100
+COST_TARGET = 3.0
 
 
-def banded(xp, n, m, rng):
-    def f(x):  # f_i = 2 sin x_i - x_{i-1} x_i - x_{i+1}, zero boundary
-        z = np.zeros(1) if xp is np else xp.zeros(1, dtype=x.dtype)
-        lo = xp.concatenate([z, x[:-1]])
-        hi = xp.concatenate([x[1:], z])
-        return 2.0 * xp.sin(x) - lo * x - hi
+def family(name: str, n: int, m: int, seed: int):
+    """``(f, x, reference Jacobian)`` of a family at size (n, m).
 
-    return f
-
-
-def loss(xp, n, m, rng):
-    a = xp.asarray(rng.normal(size=(HIDDEN, n)) / np.sqrt(n))
-    b = xp.asarray(rng.normal(size=HIDDEN))
-    return lambda x: xp.sum(xp.log1p((a @ x - b) ** 2))
-
-
-FAMILIES = {"dense": dense, "elementwise": elementwise, "banded": banded, "loss": loss}
+    >>> f, x, ref = family("banded", 4, 4, 0)
+    >>> ref.shape
+    (4, 4)
+    """
+    rng = np.random.default_rng(seed)
+    if name == "dense":
+        f = problems.MLP(n, m, seed=seed)
+        return f, f.x0, f.jacobian(f.x0)
+    x = rng.normal(size=n)
+    if name == "elementwise":
+        return problems.elementwise, x, np.diag(problems.elementwise_derivative(x))
+    if name == "banded":
+        return problems.broyden, x, problems.broyden_jacobian(x)
+    return problems.rosen, x, problems.rosen_gradient(x)
 
 
 def grid(quick: bool) -> list:
+    """The cells (family, n, m).
+
+    >>> len(grid(True)), len(grid(False))
+    (15, 37)
+    """
     sizes = [1, 30, 300] if quick else [1, 10, 100, 1000, 3000]
     square = [30, 300] if quick else [10, 100, 1000, 3000]
     cells = [("dense", n, m) for n in sizes for m in sizes]
@@ -63,249 +60,204 @@ def grid(quick: bool) -> list:
     return cells
 
 
-# -- timing -----------------------------------------------------------------------
+def cell(name, n, m, seed, budget):
+    f, x, ref = family(name, n, m, seed)
+    first, t_first = once(lambda: jacobian(f, x))  # auto's first call: records, then decides
+    pick = auto_mode(f, x)  # the mode auto takes, decided from sizes (public)
+    calls = {mode: (lambda mode=mode: jacobian(f, x, mode=mode))
+             for mode in ("forward", "reverse", "auto")}
+    times = compare({"f": lambda: f(x), **calls}, budget, min_repeats=3)
+    tf = times["f"].min
+    scale = max(1.0, float(np.max(np.abs(ref))))
+    agree = all(np.allclose(np.reshape(out, ref.shape), ref, rtol=1e-10, atol=1e-12 * scale)
+                for out in [first] + [fn() for fn in calls.values()])
+    t = {k: v.min for k, v in times.items()}
+    winner = "forward" if t["forward"] <= t["reverse"] else "reverse"
+    mm = ref.size // max(n, 1)
+    return {"family": name, "n": n, "m": mm, "f_us": tf * 1e6,
+            "forward": t["forward"] / tf, "reverse": t["reverse"] / tf, "auto": t["auto"] / tf,
+            "auto_first": t_first / tf, "winner": winner, "pick": pick,
+            "regret": t[pick] / t[winner], "winner_cost": t[winner] / (min(n, mm) * tf),
+            "slower_pick": pick != winner, "agree": bool(agree)}, (f, x, ref, tf)
 
-def time_f(f, x, budget=0.02) -> float:
-    """Seconds per plain call of f: best of 5 batches of >= 1 ms."""
-    number, t = 1, 0.0
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(number):
-            f(x)
-        t = time.perf_counter() - t0
-        if t > 1e-3:
-            break
-        number *= 4
-    best = t / number
-    for _ in range(4):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            f(x)
-        best = min(best, (time.perf_counter() - t0) / number)
-    return best
 
+# -- peers ---------------------------------------------------------------------------------
 
-def best_of(calls: dict, rounds: int, budget: float = 0.0) -> tuple[dict, dict]:
-    """Interleaved rounds of each call in rotating order (at least ``rounds``, more while
-    the time budget lasts, at most 200); the fastest time of each and its last result."""
-    times = {k: np.inf for k in calls}
+def peer_cells(ctx, name, n, m, seed, f, x, ref, tf, budget) -> dict:
+    """Time / f of each installed peer on one cell, after checking it against ``ref``."""
     out = {}
-    names = list(calls)
-    start, done = time.perf_counter(), 0
-    while done < rounds or (time.perf_counter() - start < budget and done < 200):
-        # rotate the order: a call right after a big one of another mode runs on cold
-        # caches, and every mode should get every position
-        for k in names[done % len(names):] + names[:done % len(names)]:
-            fn = calls[k]
-            t0 = time.perf_counter()
-            out[k] = fn()
-            times[k] = min(times[k], time.perf_counter() - t0)
-        done += 1
-    return times, out
+    scale = max(1.0, float(np.max(np.abs(ref))))
 
-
-def auto_pick(f, x) -> str:
-    """The mode auto takes at x: its rule on the sizes and the recording's node sizes."""
-    from ..reverse import Recording
-
-    rec = Recording(f, x)
-    return modes.choose(x.size, int(np.size(rec.value)), rec.mean_size < modes.SMALL_NODES)
-
-
-def cell(family, n, m, rounds, budget, seed):
-    f = FAMILIES[family](np, n, m, _rng(seed))
-    x = _rng(seed + 7919).normal(size=n)
-    tf = time_f(f, x)
-    t0 = time.perf_counter()
-    jac_auto = jacobian(f, x)  # the first call: a recording swept the cheaper way
-    first = time.perf_counter() - t0
-    times, out = best_of({
-        "forward": lambda: jacobian(f, x, mode="forward"),
-        "reverse": lambda: jacobian(f, x, mode="reverse"),
-        "auto": lambda: jacobian(f, x, mode="auto")}, rounds, budget)
-    scale = max(1.0, float(np.max(np.abs(out["forward"]))))
-    agree = all(np.allclose(out[k], out["forward"], rtol=1e-10, atol=1e-12 * scale)
-                for k in ("reverse", "auto")) and np.allclose(jac_auto, out["forward"],
-                                                              rtol=1e-10, atol=1e-12 * scale)
-    winner = "forward" if times["forward"] <= times["reverse"] else "reverse"
-    best = times[winner]
-    mm = int(np.size(out["forward"]) // max(n, 1))
-    return dict(
-        family=family, n=n, m=mm, f_us=tf * 1e6,
-        forward=times["forward"] / tf, reverse=times["reverse"] / tf, auto=times["auto"] / tf,
-        auto_first=first / tf, winner=winner, auto_pick=auto_pick(f, x),
-        regret=times["auto"] / best, winner_cost=best / (min(n, mm) * tf), agree=bool(agree),
-    ), f, x, out["forward"]
-
-
-# -- peers --------------------------------------------------------------------------
-
-def peers(family, n, m, rng_seed, jac_ref, tf, rounds):
-    """Times (relative to f) of the tools users would otherwise pick, each checked first."""
-    res = {}
-    scale = max(1.0, float(np.max(np.abs(jac_ref))))
-
-    def run(name, make, tol):
+    def run(label, make, tol=1e-10):
         try:
             fn = make()
-            fn()  # warm up (JIT compilation is not timed)
-            t, out = best_of({name: fn}, rounds)
-            ok = np.allclose(np.asarray(out[name]), jac_ref, rtol=tol, atol=tol * scale)
-            res[name] = t[name] / tf if ok else f"disagrees (tol {tol:g})"
-        except Exception as e:  # noqa: BLE001 - a peer failing is reported, not fatal
-            res[name] = f"failed: {type(e).__name__}"
+            got = np.reshape(np.asarray(fn()), ref.shape)  # warm-up: traces / compiles
+            if not np.allclose(got, ref, rtol=tol, atol=tol * scale):
+                out[label] = "disagrees"
+                return
+            out[label] = measure(fn, budget).min / tf
+        except Exception as e:  # noqa: BLE001 - a failing peer is reported, not fatal
+            out[label] = f"failed: {type(e).__name__}"
 
-    x = _rng(rng_seed + 7919).normal(size=n)
-    try:
-        import jax
-        import jax.numpy as jnp
+    def make_f(xp):
+        if name == "dense":
+            return problems.MLP(n, m, seed=seed).on(xp)
+        if name == "elementwise":
+            return lambda z: problems.elementwise(z, xp)
+        if name == "banded":
+            return lambda z: peer_tools.broyden_functional(z, xp)
+        return lambda z: problems.rosen(z, xp)
 
-        jax.config.update("jax_enable_x64", True)
-        fj = FAMILIES[family](jnp, n, m, _rng(rng_seed))
-        xj = jnp.asarray(x)
-        for name, tr in (("jax.jacfwd", jax.jacfwd), ("jax.jacrev", jax.jacrev)):
-            run(name, lambda tr=tr: (lambda j: lambda: j(xj).block_until_ready())(tr(fj)), 1e-10)
-            run(name + "+jit",
-                lambda tr=tr: (lambda j: lambda: j(xj).block_until_ready())(jax.jit(tr(fj))),
-                1e-10)
-    except ImportError:
-        pass
-    try:
-        import torch
-        import torch.func as tf_
+    if ctx.has("jax"):
+        jax, jnp = peer_tools.jax()
+        fj, xj = (peer_tools.broyden_jax if name == "banded" else make_f(jnp)), jnp.asarray(x)
+        for label, tr in (("jax.jacfwd", jax.jacfwd), ("jax.jacrev", jax.jacrev)):
+            run(label, lambda tr=tr: (lambda j=tr(fj): j(xj).block_until_ready()))
+            run(label + " jit",
+                lambda tr=tr: (lambda j=jax.jit(tr(fj)): j(xj).block_until_ready()))
+    if ctx.has("torch"):
+        import torch.func
 
-        ft = FAMILIES[family](_TorchNS(torch), n, m, _rng(rng_seed))
-        xt = torch.asarray(x)
-        run("torch.func.jacfwd", lambda: lambda: tf_.jacfwd(ft)(xt).numpy(), 1e-10)
-        run("torch.func.jacrev", lambda: lambda: tf_.jacrev(ft)(xt).numpy(), 1e-10)
-    except ImportError:
-        pass
-    try:
+        tnp = peer_tools.TorchNumpy()
+        ft, xt = make_f(tnp), tnp.asarray(x)
+        run("torch.func.jacfwd", lambda: lambda: torch.func.jacfwd(ft)(xt).numpy())
+        run("torch.func.jacrev", lambda: lambda: torch.func.jacrev(ft)(xt).numpy())
+    if ctx.has("autograd"):
         import autograd
         import autograd.numpy as anp
 
-        fa = FAMILIES[family](anp, n, m, _rng(rng_seed))
-        run("autograd", lambda: lambda: autograd.jacobian(fa)(x), 1e-10)
-    except ImportError:
-        pass
-    from scipy.optimize._numdiff import approx_derivative
-
-    fs = FAMILIES[family](np, n, m, _rng(rng_seed))
-    # 3-point differences: truncation + rounding error ~ eps**(2/3) ~ 4e-11 relative to
-    # the scale of f''' and f; 1e-6 leaves room for the curvature of these families
-    run("scipy FD (3-point)",
-        lambda: lambda: np.reshape(approx_derivative(lambda v: np.atleast_1d(fs(v)), x),
-                                   jac_ref.shape), 1e-6)
-    return res
+        fa = make_f(anp)
+        run("autograd.jacobian", lambda: lambda: autograd.jacobian(fa)(x))
+    # SciPy's public forward differences (2-point, step sqrt(eps) |x|): error ~ 1e-8
+    run("scipy approx_fprime", lambda: lambda: approx_fprime(x, f), tol=1e-5)
+    return out
 
 
-class _TorchNS:
-    """torch under the numpy names the families use."""
+# -- figure --------------------------------------------------------------------------------
 
-    def __init__(self, torch):
-        self.t = torch
-
-    def asarray(self, a):
-        return self.t.asarray(a)
-
-    def __getattr__(self, name):
-        return getattr(self.t, {"concatenate": "cat"}.get(name, name))
-
-
-def _rng(seed):
-    return np.random.default_rng(seed)
-
-
-# -- report -------------------------------------------------------------------------
-
-def _plot(rows, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    dense_rows = [r for r in rows if r["family"] == "dense"]
-    ns = sorted({r["n"] for r in dense_rows})
-    ms = sorted({r["m"] for r in dense_rows})
+def plot(ctx, rows) -> None:
+    plt = pyplot()
+    if plt is None:
+        return
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 5.2), width_ratios=[1, 1.15])
+    dense = [r for r in rows if r["family"] == "dense"]
+    ns = sorted({r["n"] for r in dense})
+    ms = sorted({r["m"] for r in dense})
     ratio = np.full((len(ms), len(ns)), np.nan)
-    for r in dense_rows:
+    for r in dense:
         ratio[ms.index(r["m"]), ns.index(r["n"])] = np.log10(r["forward"] / r["reverse"])
-    fig, ax = plt.subplots(figsize=(6.4, 5.0))
-    lim = np.nanmax(np.abs(ratio))
+    lim = max(0.3, float(np.nanmax(np.abs(ratio))))
     im = ax.imshow(ratio, origin="lower", cmap="coolwarm", vmin=-lim, vmax=lim)
-    for r in dense_rows:
+    for r in dense:
         i, j = ms.index(r["m"]), ns.index(r["n"])
-        ax.text(j, i, f"{r['forward'] / r['reverse']:.2g}\nauto: {r['auto_pick'][:3]}",
-                ha="center", va="center", fontsize=7)
-    # auto's boundary n = RHO * m, drawn in the log-spaced index coordinates
-    pos = np.arange(len(ns))
-    ax.plot(pos, np.interp(np.log(np.asarray(ns, float)), np.log(ms),
-                           np.arange(len(ms))), "k--", label="auto: n = m (model)")
-    ax.set_xticks(pos, ns)
-    ax.set_yticks(np.arange(len(ms)), ms)
+        ax.text(j, i, f"{r['forward'] / r['reverse']:.2g}\nauto: {r['pick']}"
+                      f"\nregret {r['regret']:.2f}", ha="center", va="center", fontsize=7,
+                color="darkred" if r["slower_pick"] else "black",
+                fontweight="bold" if r["slower_pick"] else "normal")
+        if r["slower_pick"]:
+            ax.add_patch(plt.Rectangle((j - 0.48, i - 0.48), 0.96, 0.96, fill=False,
+                                       ec="darkred", lw=2))
+    ax.set_xticks(range(len(ns)), ns)
+    ax.set_yticks(range(len(ms)), ms)
     ax.set_xlabel("n (inputs)")
     ax.set_ylabel("m (outputs)")
-    ax.set_title("dense map: forward time / reverse time (log colour)")
-    fig.colorbar(im, label="log10(forward / reverse)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8)
+    ax.set_title("dense MLP: forward time / reverse time\n"
+                 "blue: forward faster, red: reverse faster; boxed: auto picked the slower")
+    fig.colorbar(im, ax=ax, label="log10(forward time / reverse time)")
+    markers = {"elementwise": "o", "banded": "s", "loss": "^"}
+    for fam, mk in markers.items():
+        rs = sorted((r for r in rows if r["family"] == fam), key=lambda r: r["n"])
+        if not rs:
+            continue
+        n = [r["n"] for r in rs]
+        label = {"elementwise": "element-wise (m = n)", "banded": "Broyden (m = n)",
+                 "loss": "Rosenbrock (m = 1)"}[fam]
+        for mode, ls in (("forward", "-"), ("reverse", "--")):
+            bx.loglog(n, [r[mode] for r in rs], ls, marker=mk, color=COLORS[mode],
+                      label=f"{label}, {mode}")
+        bx.loglog(n, [r["auto"] for r in rs], "none", marker=mk, mec="k", ms=11, mew=1.2)
+        bad = [r for r in rs if r["slower_pick"]]
+        if bad:
+            bx.loglog([r["n"] for r in bad], [r["auto"] for r in bad], "x", color="darkred",
+                      ms=13, mew=2)
+    bx.plot([], [], "o", mfc="none", mec="k", ms=11, label="auto (ringed)")
+    bx.plot([], [], "x", color="darkred", ms=11, mew=2, label="auto picked the slower mode")
+    bx.set_xlabel("n (inputs)")
+    bx.set_ylabel("time of jacobian / time of f   (lower is better)")
+    bx.set_title("the other families: forward (solid) vs reverse (dashed)")
+    bx.grid(True, which="both", alpha=0.3)
+    bx.legend(fontsize=7, ncol=2)
+    fig.suptitle("modes: which mode is faster, and what auto picks (from sizes)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    ctx.figure(fig, "modes.png")
 
 
-def run(args) -> dict:
-    quick = bool(getattr(args, "quick", False))
-    out_dir = getattr(args, "out", ".") or "."
-    want_peers = bool(getattr(args, "peers", False))
-    os.makedirs(out_dir, exist_ok=True)
-    rounds, budget = (3, 0.35) if quick else (4, 0.8)
-    cells = grid(quick)
-    start = time.perf_counter()
-    print(f"modes: forward vs reverse vs auto, {len(cells)} cells "
-          f"(times relative to one evaluation of f)")
-    if not any(os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")):
-        print("note: multithreaded BLAS on a busy machine makes matmul times erratic; "
-              "set OPENBLAS_NUM_THREADS=1 for stable ratios")
-    head = (f"{'family':12s}{'n':>6s}{'m':>6s}{'f us':>8s}{'fwd':>9s}{'rev':>9s}{'auto':>9s}"
-            f"{'1st':>9s}  {'winner':8s}{'auto':9s}{'regret':>7s}{'cost':>6s}")
-    print(head)
+# -- the section ---------------------------------------------------------------------------
+
+def run(ctx) -> dict:
+    budget = 0.06 if ctx.quick else 0.3
+    cells = grid(ctx.quick)
+    table = ctx.table(
+        f"Jacobians in each mode, {len(cells)} cells; times are multiples of one call of f",
+        [("family", "family", "<11", "dense = MLP W2 tanh(W1 x + b); elementwise; banded = "
+                                   "Broyden; loss = Rosenbrock (m = 1)"),
+         ("n", "n", "d", "inputs"), ("m", "m", "d", "outputs"),
+         ("f_us", "f [us]", ".1f", "one call of f, microseconds"),
+         ("forward", "fwd/f", ".1f", "jacobian(mode='forward') / f"),
+         ("reverse", "rev/f", ".1f", "jacobian(mode='reverse') / f"),
+         ("auto", "auto/f", ".1f", "jacobian(mode='auto') / f, later calls"),
+         ("auto_first", "auto1st/f", ".1f",
+          "auto's first call / f (it records f once to learn m)"),
+         ("winner", "faster", "", "the faster of forward and reverse here"),
+         ("pick", "auto picks", "", "the mode auto takes (dualdiff.modes.auto_mode)"),
+         ("regret", "regret", ".2f", "auto's regret: time of the mode auto picks / time of the "
+                                    "faster mode (1 is ideal; auto/f is that time measured "
+                                    "through auto, the same within noise)"),
+         ("winner_cost", "per min(n,m)", ".2f",
+          "faster mode's time / (min(n, m) x time of f)")])
     rows = []
-    for i, (family, n, m) in enumerate(cells):
-        row, f, x, jac = cell(family, n, m, rounds, budget, 1000 + i)
-        if want_peers and max(n, row["m"]) <= 1000:
-            row["peers"] = peers(family, n, m, 1000 + i, jac, row["f_us"] * 1e-6, rounds)
+    for i, (name, n, m) in enumerate(cells):
+        row, (f, x, ref, tf) = cell(name, n, m, 1000 + i, budget)
+        notes = [] if row["agree"] else ["DISAGREES with the hand-derived Jacobian"]
+        if row["slower_pick"]:
+            notes.append("<- auto picked the slower mode")
+        table.add(note="; ".join(notes), **row)
+        if ctx.peers and max(n, row["m"]) <= 300 and n > 1:
+            row["peers"] = peer_cells(ctx, name, n, m, 1000 + i, f, x, ref, tf, budget)
+            for label, v in row["peers"].items():
+                ctx.log(f"        peer {label:22s} " +
+                        (f"{v:9.1f} x f" if isinstance(v, float) else v))
         rows.append(row)
-        flag = "" if row["agree"] else "  DISAGREE"
-        print(f"{family:12s}{n:6d}{row['m']:6d}{row['f_us']:8.1f}{row['forward']:9.1f}"
-              f"{row['reverse']:9.1f}{row['auto']:9.1f}{row['auto_first']:9.1f}  "
-              f"{row['winner']:8s}{row['auto_pick']:9s}{row['regret']:7.2f}"
-              f"{row['winner_cost']:6.1f}  [{i + 1}/{len(cells)} "
-              f"{time.perf_counter() - start:.0f}s]{flag}", flush=True)
-        for name, v in row.get("peers", {}).items():
-            print(f"{'':14s}{name:22s}" + (f"{v:9.1f}" if isinstance(v, float) else f"  {v}"))
-    regrets = [r["regret"] for r in rows]
-    costs = [r["winner_cost"] for r in rows]
-    summary = dict(
-        cells=len(rows), seconds=time.perf_counter() - start, all_agree=all(r["agree"]
-                                                                             for r in rows),
-        max_regret=max(regrets), median_regret=float(np.median(regrets)),
-        cells_regret_over_1_15=[(r["family"], r["n"], r["m"], round(r["regret"], 2))
-                                for r in rows if r["regret"] > 1.15],
-        max_winner_cost=max(costs),
-        cells_winner_cost_over_3=[(r["family"], r["n"], r["m"], round(r["winner_cost"], 1))
-                                  for r in rows if r["winner_cost"] > 3],
-        auto_matches_winner=sum(r["auto_pick"] == r["winner"] for r in rows),
-    )
-    print(f"max regret {summary['max_regret']:.2f} (median {summary['median_regret']:.2f}); "
-          f"cells over 1.15: {len(summary['cells_regret_over_1_15'])}; winner cost max "
-          f"{summary['max_winner_cost']:.1f} x min(n,m) f, cells over 3: "
-          f"{len(summary['cells_winner_cost_over_3'])}; "
-          f"{summary['seconds']:.0f} s")
-    result = {"rows": rows, "summary": summary, "quick": quick}
-    with open(os.path.join(out_dir, "modes.json"), "w") as fh:
-        json.dump(result, fh, indent=1)
-    try:
-        _plot(rows, os.path.join(out_dir, "modes.png"))
-    except ImportError:
-        print("matplotlib not installed: modes.png skipped")
-    return result
+    regrets = np.array([r["regret"] for r in rows])
+    slower = [r for r in rows if r["slower_pick"]]
+    big = [r for r in rows if min(r["n"], r["m"]) >= 100]
+    ctx.target(Target("auto's worst regret (its time / the faster mode's)",
+                      float(regrets.max()), REGRET_TARGET,
+                      why=f"median {np.median(regrets):.2f}; auto picked the slower mode in "
+                          f"{len(slower)} of {len(rows)} cells"))
+    if big:
+        ctx.target(Target("faster mode's time / (min(n, m) f) where min(n, m) >= 100",
+                          max(r["winner_cost"] for r in big), COST_TARGET,
+                          why="a pass costs a few f; one pass carries many directions"))
+    ctx.headline(f"auto's regret (its time / the faster mode's), {len(rows)} cells of 4 "
+                 f"families: max {regrets.max():.2f}, median {np.median(regrets):.2f}; "
+                 f"slower mode picked in {len(slower)} cells "
+                 + ("(" + ", ".join(f"{r['family']} {r['n']}x{r['m']}" for r in slower) + ")"
+                    if slower else ""))
+    if big:
+        costs = [r["winner_cost"] for r in big]
+        ctx.headline(f"faster mode's time / (min(n, m) x f) where min(n, m) >= 100: "
+                     f"{min(costs):.2f}-{max(costs):.2f}")
+    if not all(r["agree"] for r in rows):
+        ctx.headline("**some cells disagree with the hand-derived Jacobian**")
+    with_peers = [r for r in rows if r.get("peers")]
+    if with_peers:
+        names = list(dict.fromkeys(k for r in with_peers for k in r["peers"]))
+        fmt = lambda v: f"{v:.0f}" if isinstance(v, float) else str(v)  # noqa: E731
+        ctx.md_table("Jacobian time / time of f beside the peers (each checked against the "
+                     "hand-derived Jacobian first; lower is better)",
+                     ["cell", "n x m", "dualdiff auto"] + names,
+                     [[r["family"], f"{r['n']} x {r['m']}", f"{r['auto']:.0f}"]
+                      + [fmt(r["peers"].get(k, "-")) for k in names] for r in with_peers])
+    plot(ctx, rows)
+    return {"rows": rows}

@@ -1,310 +1,249 @@
-"""Prepared section: plans (record once, replay NumPy kernels) vs the tools that prepare.
+"""Section ``prepared``: prepared plans (record once, replay NumPy kernels) against the
+unprepared drivers and the tools that prepare (CasADi, jit-compiled JAX), then in SciPy
+clients.
 
-Columns of the main table (median wall time of one call, same run, same machine):
-
-* ``f``          one call of the plain NumPy function;
-* ``unprepared`` today's dualdiff driver (``dd.gradient`` / ``dd.hessian`` /
-  ``dd.jacobian``, mode auto), which does all its Python work at every call;
-* ``plan``       the prepared plan's call (``dd.gradient_plan`` & co.);
-* ``prep``       recording + compiling + the first call of the plan, and its ratio
-  to one unprepared call (``prep/unprep``);
-* ``casadi``     CasADi's ordinary ``Function`` call (SX graph, MX for the MLP; build
-  time apart);
-* ``jax``        jit-compiled JAX, float64 (first call, i.e. tracing + compiling, apart);
-* ``plan/casadi``, ``plan/jax``, ``unprep/plan``: the ratios the targets are about.
-
-Then SciPy clients: wall time of a whole solve with plans vs the unprepared
-drivers (same solution checked), and the memory each plan holds.  Peers are
-optional (``pip install casadi "jax[cpu]"``) and detected at run time.  Run BLAS
-single-threaded on a shared machine (``OPENBLAS_NUM_THREADS=1``): a 100 x 100
-GEMM took 40-70 ms with OpenBLAS's threads on a loaded 2-core machine, 0.1 ms
-without.  Results go to ``prepared.json``.
+Cells (problems from :mod:`dualdiff.problems`): the gradient of Rosenbrock (vectorised,
+n = 100 and 1000, and its Python loop, n = 100), its Hessian (n = 100) and the Jacobian
+of the MLP (100 x 100, and 300 x 300 in the full run).  Per cell: one call of f, the
+unprepared driver (``dd.gradient`` / ``dd.hessian`` / ``dd.jacobian``, auto), the plan's
+call, its preparation (record + compile + first call), and with ``--peers`` CasADi's
+``Function`` call (SX graph; MX for the MLP; build apart) and jit-compiled JAX (first call
+apart), all checked against the unprepared result.  Then whole SciPy solves with plans
+vs the unprepared drivers (same solution), and the memory each plan holds.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import statistics
-import time
-
 import numpy as np
+import scipy.optimize as so
+from scipy.integrate import solve_ivp
 
 import dualdiff as dd
 
+from .. import problems
+from . import peers as peer_tools
+from .report import COLORS, pyplot
+from .timing import compare, measure, once
 
-def per_call(fn, budget: float = 0.3, min_calls: int = 5, max_calls: int = 2000) -> float:
-    """Median wall time of one call of fn over repeats filling about ``budget`` seconds.
 
-    >>> per_call(lambda: None, budget=0.0) >= 0.0
-    True
+def cells(quick: bool) -> list:
+    """(label, kind, n, f, unprepared driver, plan maker).
+
+    >>> [c[0] for c in cells(True)][:2]
+    ['gradient, Rosenbrock', 'gradient, Rosenbrock']
     """
-    times, start = [], time.perf_counter()
-    while len(times) < max_calls and (len(times) < min_calls or
-                                      time.perf_counter() - start < budget):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def once(fn) -> float:
-    """Wall time of one call of fn."""
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-# -- the functions (written once for NumPy and the peers' numpy modules) -------------------
-
-def rosen(x, xp=np):
-    return xp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-
-
-def rosen_loop(x):
-    s = 0.0
-    for i in range(len(x) - 1):
-        s = s + 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
-    return s
-
-
-def mlp_weights(n: int):
-    rng = np.random.default_rng(0)
-    return (rng.standard_normal((n, n)) / np.sqrt(n), rng.standard_normal(n),
-            rng.standard_normal((n, n)) / np.sqrt(n))
-
-
-# -- peers ----------------------------------------------------------------------------------
-
-def _casadi():
-    try:
-        import casadi
-    except ImportError:
-        return None
-    return casadi
-
-
-def _jax():
-    try:
-        import jax
-        import jax.numpy as jnp
-    except ImportError:
-        return None
-    jax.config.update("jax_enable_x64", True)
-    return jax, jnp
-
-
-def casadi_cell(kind: str, n: int, x0, budget: float):
-    """(seconds per call, build seconds, result) of CasADi's Function for a cell."""
-    ca = _casadi()
-    if ca is None:
-        return None
-    t0 = time.perf_counter()
-    x = ca.SX.sym("x", n)
-    if kind in ("gradient", "hessian"):
-        f = ca.sum1(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
-        out = ca.gradient(f, x) if kind == "gradient" else ca.hessian(f, x)[0]
-    elif kind == "gradient-loop":
-        f = 0
-        for i in range(n - 1):
-            f = f + 100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2
-        out = ca.gradient(f, x)
-    else:  # the MLP's Jacobian: matrix code is CasADi's MX graph (SX would build n^2 nodes)
-        x = ca.MX.sym("x", n)
-        w1, b, w2 = mlp_weights(n)
-        out = ca.jacobian(ca.mtimes(ca.DM(w2), ca.tanh(ca.mtimes(ca.DM(w1), x) + ca.DM(b))), x)
-    fn = ca.Function("f", [x], [out])
-    build = time.perf_counter() - t0
-    result = np.asarray(fn(x0).full())
-    return per_call(lambda: fn(x0), budget), build, result
-
-
-def jax_cell(kind: str, n: int, x0, budget: float):
-    """(seconds per call, first-call seconds, result) of jit-compiled JAX for a cell."""
-    peer = _jax()
-    if peer is None:
-        return None
-    jax, jnp = peer
-    if kind == "gradient":
-        fn = jax.jit(jax.grad(lambda x: rosen(x, jnp)))
-    elif kind == "hessian":
-        fn = jax.jit(jax.hessian(lambda x: rosen(x, jnp)))
-    elif kind == "gradient-loop":
-        fn = jax.jit(jax.grad(rosen_loop))
-    else:
-        w1, b, w2 = (jnp.asarray(a) for a in mlp_weights(n))
-        fn = jax.jit(jax.jacrev(lambda x: w2 @ jnp.tanh(w1 @ x + b)))
-    xj = jnp.asarray(x0)
-    t0 = time.perf_counter()
-    result = np.asarray(fn(xj).block_until_ready())
-    first = time.perf_counter() - t0
-    return per_call(lambda: np.asarray(fn(xj)), budget), first, result
-
-
-# -- the table ------------------------------------------------------------------------------
-
-def cells(quick: bool):
-    """(name, kind, n, f, unprepared driver, plan maker)."""
-    out = [
-        ("gradient, Rosenbrock", "gradient", 100, rosen,
-         lambda f, x: dd.gradient(f, x), dd.gradient_plan),
-        ("gradient, Rosenbrock", "gradient", 1000, rosen,
-         lambda f, x: dd.gradient(f, x), dd.gradient_plan),
-        ("Hessian, Rosenbrock", "hessian", 100, rosen,
-         lambda f, x: dd.hessian(f, x), dd.hessian_plan),
-        ("gradient, Rosenbrock loop", "gradient-loop", 100, rosen_loop,
-         lambda f, x: dd.gradient(f, x), dd.gradient_plan),
-    ]
-    for n in ((100,) if quick else (100, 300)):
-        w1, b, w2 = mlp_weights(n)
-        f = (lambda w1, b, w2: lambda x: w2 @ np.tanh(w1 @ x + b))(w1, b, w2)
-        out.append((f"Jacobian, MLP {n}x{n}", "jacobian", n, f,
-                    lambda f, x: dd.jacobian(f, x),
-                    lambda f, x: dd.jacobian_plan(f, x, sparsity=None)))
+    out = [("gradient, Rosenbrock", "gradient", n, problems.rosen,
+            lambda f, x: dd.gradient(f, x), dd.gradient_plan) for n in (100, 1000)]
+    out += [("Hessian, Rosenbrock", "hessian", 100, problems.rosen,
+             lambda f, x: dd.hessian(f, x), dd.hessian_plan),
+            ("gradient, Rosenbrock loop", "gradient-loop", 30 if quick else 100,
+             problems.rosen_loop, lambda f, x: dd.gradient(f, x), dd.gradient_plan)]
+    out += [(f"Jacobian, MLP {n}x{n}", "jacobian", n, problems.MLP(n, n),
+             lambda f, x: dd.jacobian(f, x),
+             lambda f, x: dd.jacobian_plan(f, x, sparsity=None))
+            for n in ((100,) if quick else (100, 300))]
     return out
 
 
-def _fmt(s) -> str:
-    if s is None:
-        return "-"
-    return f"{s * 1e3:.3f}" if s < 1 else f"{s:.2f}s"
+def casadi_cell(kind, n, f, x, budget):
+    """(seconds per call, build seconds, result) of CasADi's Function."""
+    import casadi as ca
+
+    def build():
+        if kind == "jacobian":  # matrix code: CasADi's MX graph (SX would build n^2 nodes)
+            z = ca.MX.sym("x", n)
+            out = ca.jacobian(ca.mtimes(ca.DM(f.w2), ca.tanh(ca.mtimes(ca.DM(f.w1), z)
+                                                              + ca.DM(f.b))), z)
+            return ca.Function("J", [z], [out])
+        z = ca.SX.sym("x", n)
+        if kind == "gradient-loop":
+            expr = problems.rosen_loop([z[i] for i in range(n)])  # the same Python loop
+        else:
+            expr = ca.sum1(100 * (z[1:] - z[:-1] ** 2) ** 2 + (1 - z[:-1]) ** 2)
+        out = ca.hessian(expr, z)[0] if kind == "hessian" else ca.gradient(expr, z)
+        return ca.Function("d", [z], [out])
+
+    fn, t_build = once(build)
+    return measure(lambda: fn(x), budget).min, t_build, np.asarray(fn(x).full())
 
 
-def _ratio(a, b) -> str:
-    return "-" if a is None or b is None else f"{a / b:.2f}"
+def jax_cell(kind, n, f, x, budget):
+    """(seconds per call, first-call seconds, result) of jit-compiled JAX."""
+    jax, jnp = peer_tools.jax()
+    if kind == "jacobian":
+        fn = jax.jit(jax.jacrev(f.on(jnp)))
+    elif kind == "gradient-loop":
+        fn = jax.jit(jax.grad(problems.rosen_loop))
+    else:
+        g = lambda z: problems.rosen(z, jnp)
+        fn = jax.jit(jax.hessian(g) if kind == "hessian" else jax.grad(g))
+    xj = jnp.asarray(x)
+    result, first = once(lambda: np.asarray(fn(xj).block_until_ready()))
+    return measure(lambda: fn(xj).block_until_ready(), budget).min, first, result
 
 
-def run(args) -> dict:
-    quick = getattr(args, "quick", False)
-    budget = 0.15 if quick else 0.5
-    if os.environ.get("OPENBLAS_NUM_THREADS") != "1":
-        print("note: OPENBLAS_NUM_THREADS is not 1; on a shared machine BLAS threads can make "
-              "GEMMs 100x slower (set it to 1 before starting Python)")
-    print("median ms per call; prep = record + compile + first call; casadi/jax: "
-          "Function call / jit call (build / first call apart)")
-    header = (f"{'cell':28} {'n':>5} {'f':>8} {'unprep':>9} {'plan':>8} {'prep':>9} "
-              f"{'prep/unp':>8} {'casadi':>8} {'(build)':>8} {'jax':>8} {'(first)':>8} "
-              f"{'plan/ca':>7} {'plan/jax':>8} {'unp/plan':>8}")
-    print(header)
+def cell_rows(ctx, budget) -> list:
+    table = ctx.table(
+        "prepared plans vs unprepared calls and the peers that prepare; times per call",
+        [("cell", "cell", "<26", "what is differentiated"), ("n", "n", "d", "inputs"),
+         ("f_ms", "f [ms]", ".4f", "one call of f"),
+         ("unprep_ms", "unprep [ms]", ".3f", "the driver without preparation (mode auto)"),
+         ("plan_ms", "plan [ms]", ".3f", "a call of the prepared plan"),
+         ("prep_ms", "prep [ms]", ".1f", "making the plan: record + compile + first call"),
+         ("speedup", "unprep/plan", ".1f", "how much faster the plan is (higher is better)"),
+         ("casadi_ms", "casadi [ms]", ".3f", "CasADi Function call (--peers)"),
+         ("casadi_build_ms", "build [ms]", ".0f", "building CasADi's Function"),
+         ("jax_ms", "jax jit [ms]", ".3f", "jit-compiled JAX call (--peers)"),
+         ("jax_first_ms", "1st jax [ms]", ".0f", "JAX's first call: trace + compile"),
+         ("plan_vs_casadi", "plan/casadi", ".2f", "plan time / CasADi's (lower is better)"),
+         ("plan_vs_jax", "plan/jax", ".2f", "plan time / JAX jit's (lower is better)")])
     rows = []
     rng = np.random.default_rng(1)
-    for name, kind, n, f, unprepared, make in cells(quick):
-        x0 = np.linspace(-1.0, 1.0, n) if kind != "jacobian" else rng.standard_normal(n)
+    for label, kind, n, f, unprepared, make in cells(ctx.quick):
+        x0 = rng.standard_normal(n) if kind == "jacobian" else np.linspace(-1.0, 1.0, n)
         x = x0 + 0.01 * rng.standard_normal(n)
-        t_f = per_call(lambda: f(x), budget / 3)  # noqa: B023
-        t_unprep = per_call(lambda: unprepared(f, x), budget,  # noqa: B023
-                            min_calls=3 if kind == "gradient-loop" else 5)
-        preps = []
-        for _ in range(3):  # a build is deterministic work: the median of three
-            t0 = time.perf_counter()
-            plan = make(f, x0)
-            first = plan(x)
-            preps.append(time.perf_counter() - t0)
-        t_prep = statistics.median(preps)
-        t_plan = per_call(lambda: plan(x), budget)  # noqa: B023
+        plan, t_prep = once(lambda f=f, make=make, x0=x0, x=x: (p := make(f, x0), p(x))[0])
         ref = unprepared(f, x)
-        assert np.allclose(first, ref, rtol=1e-12, atol=1e-12), name
-        ca = casadi_cell(kind, n, x, budget)
-        jx = jax_cell(kind, n, x, budget)
-        for peer in (ca, jx):
-            if peer is not None:
-                assert np.allclose(np.reshape(peer[2], np.shape(ref)), ref, rtol=1e-9,
-                                   atol=1e-9), name
-        row = {"cell": name, "n": n, "f": t_f, "unprepared": t_unprep, "plan": t_plan,
-               "prep": t_prep, "casadi": ca and ca[0], "casadi_build": ca and ca[1],
-               "jax": jx and jx[0], "jax_first": jx and jx[1], "plan_nbytes": plan.nbytes,
-               "plan_nodes": plan.nodes}
-        rows.append(row)
-        print(f"{name:28} {n:>5} {_fmt(t_f):>8} {_fmt(t_unprep):>9} {_fmt(t_plan):>8} "
-              f"{_fmt(t_prep):>9} {_ratio(t_prep, t_unprep):>8} {_fmt(row['casadi']):>8} "
-              f"{_fmt(row['casadi_build']):>8} {_fmt(row['jax']):>8} "
-              f"{_fmt(row['jax_first']):>8} {_ratio(t_plan, row['casadi']):>7} "
-              f"{_ratio(t_plan, row['jax']):>8} {_ratio(t_unprep, t_plan):>8}", flush=True)
-    print("\nmemory a plan holds (its program's arrays: constants, index maps, guards' "
-          "results; no values of the recording)")
-    for row in rows:
-        print(f"  {row['cell']:28} n={row['n']:>5}: {row['plan_nodes']:>5} nodes, "
-              f"{row['plan_nbytes'] / 1024:.1f} KiB")
-    clients = scipy_clients(quick)
-    result = {"cells": rows, "scipy": clients}
-    out = getattr(args, "out", ".")
-    with open(os.path.join(out, "prepared.json"), "w") as fh:
-        json.dump(result, fh, indent=1)
-    return result
+        assert np.allclose(plan(x), ref, rtol=1e-12, atol=1e-12), label
+        t = compare({"f": lambda f=f, x=x: f(x), "unprep": lambda f=f, x=x: unprepared(f, x),
+                     "plan": lambda p=plan, x=x: p(x)}, budget, min_repeats=3)
+        row = {"cell": label, "n": n, "f_ms": t["f"].min * 1e3,
+               "unprep_ms": t["unprep"].min * 1e3, "plan_ms": t["plan"].min * 1e3,
+               "prep_ms": t_prep * 1e3, "speedup": t["unprep"].min / t["plan"].min,
+               "plan_nodes": plan.nodes, "plan_kib": plan.nbytes / 1024}
+        for peer, run in (("casadi", casadi_cell), ("jax", jax_cell)):
+            if ctx.has(peer):
+                t_call, t_setup, res = run(kind, n, f, x, budget)
+                assert np.allclose(np.reshape(res, np.shape(ref)), ref, rtol=1e-9,
+                                   atol=1e-9), (peer, label)
+                row[f"{peer}_ms"] = t_call * 1e3
+                row[f"{peer}_{'build' if peer == 'casadi' else 'first'}_ms"] = t_setup * 1e3
+                row[f"plan_vs_{peer}"] = t["plan"].min / t_call
+        rows.append(table.add(**row))
+    mem = ctx.table("memory a plan holds (its program's constants, index maps and guards' "
+                    "results; no values of the recording)",
+                    [("cell", "cell", "<26", "as above"), ("n", "n", "d", "inputs"),
+                     ("plan_nodes", "nodes", "d", "operations in the recorded program"),
+                     ("plan_kib", "KiB", ".1f", "plan.nbytes / 1024")])
+    for r in rows:
+        mem.add(**{k: r[k] for k in ("cell", "n", "plan_nodes", "plan_kib")})
+    return rows
 
 
-def scipy_clients(quick: bool) -> list:
+def client_rows(ctx) -> list:
     """Whole SciPy solves with plans vs with the unprepared drivers (same solution)."""
-    import scipy.optimize as so
-    from scipy.integrate import solve_ivp
-
-    n = 50 if quick else 100
+    n = 10 if ctx.quick else 100
     x0 = np.full(n, -0.5)
     x0[::2] = 1.2
-    cases = []
+    rosen = problems.rosen
 
-    def newton_cg(plans: bool):
-        if plans:
-            return so.minimize(rosen, x0, method="Newton-CG", jac=dd.gradient_plan(rosen, x0),
-                               hessp=dd.hvp_plan(rosen, x0), options={"xtol": 1e-10})
-        return so.minimize(rosen, x0, method="Newton-CG", jac=lambda z: dd.gradient(rosen, z),
-                           hessp=lambda z, p: dd.hvp(rosen, z, p), options={"xtol": 1e-10})
+    def newton_cg(plans):
+        jac, hessp = ((dd.gradient_plan(rosen, x0), dd.hvp_plan(rosen, x0)) if plans else
+                      (lambda z: dd.gradient(rosen, z), lambda z, p: dd.hvp(rosen, z, p)))
+        return so.minimize(rosen, x0, method="Newton-CG", jac=jac, hessp=hessp,
+                           options={"xtol": 1e-10}).x
 
-    def trust_exact(plans: bool):
-        m = 30 if quick else 60
-        y0 = x0[:m]
-        if plans:
-            return so.minimize(rosen, y0, method="trust-exact",
-                               jac=dd.gradient_plan(rosen, y0), hess=dd.hessian_plan(rosen, y0),
-                               options={"gtol": 1e-9})
-        return so.minimize(rosen, y0, method="trust-exact", jac=lambda z: dd.gradient(rosen, z),
-                           hess=lambda z: dd.hessian(rosen, z), options={"gtol": 1e-9})
+    def trust_exact(plans):
+        y0 = np.resize(x0, 30)
+        jac, hess = ((dd.gradient_plan(rosen, y0), dd.hessian_plan(rosen, y0)) if plans else
+                     (lambda z: dd.gradient(rosen, z), lambda z: dd.hessian(rosen, z)))
+        return so.minimize(rosen, y0, method="trust-exact", jac=jac, hess=hess,
+                           options={"gtol": 1e-9}).x
 
     t = np.linspace(0.0, 4.0, 200)
-    truth = np.array([2.0, 1.3, 0.5, 0.7, 3.0])
 
     def model(p, t):
         return p[0] * np.exp(-p[1] * t) + p[2] * np.sin(p[4] * t + p[3])
 
-    y = model(truth, t)
+    y = model(np.array([2.0, 1.3, 0.5, 0.7, 3.0]), t)
 
     def resid(p, t, y):
         return model(p, t) - y
 
-    def lsq(plans: bool):
+    def lsq(plans):
         p0 = np.array([1.5, 1.0, 0.6, 0.5, 2.9])
-        jac = dd.jacobian_plan(resid, p0, sparsity=None, args=(t, y)) if plans else \
-            (lambda p, t, y: dd.jacobian(lambda q: resid(q, t, y), p))
-        return so.least_squares(resid, p0, jac=jac, args=(t, y), xtol=1e-14, ftol=1e-14)
+        jac = (dd.jacobian_plan(resid, p0, sparsity=None, args=(t, y)) if plans else
+               (lambda p, t, y: dd.jacobian(resid, p, args=(t, y))))
+        return so.least_squares(resid, p0, jac=jac, args=(t, y), xtol=1e-14, ftol=1e-14).x
 
-    k = (0.04, 3e7, 1e4)
+    m = 20 if ctx.quick else 100
+    y0 = problems.brusselator_y0(m)
 
-    def robertson(t, u, k1, k2, k3):
-        return np.array([-k1 * u[0] + k3 * u[1] * u[2],
-                         k1 * u[0] - k2 * u[1] ** 2 - k3 * u[1] * u[2], k2 * u[1] ** 2])
-
-    def bdf(plans: bool):
-        u0 = np.array([1.0, 0.0, 0.0])
+    def bdf(plans):
         if plans:
-            plan = dd.jacobian_plan(lambda u, t, *k: robertson(t, u, *k), u0, sparsity=None,
-                                    args=(0.0,) + k)
-            jac = lambda t, u, *k: plan(u, t, *k)  # noqa: E731
+            plan = dd.jacobian_plan(lambda u, s: problems.brusselator(s, u), y0, args=(0.0,))
+            jac = lambda s, u: plan(u, s)  # noqa: E731
         else:
-            jac = lambda t, u, *k: dd.jacobian(lambda z: robertson(t, z, *k), u)  # noqa: E731
-        return solve_ivp(robertson, (0.0, 1e5), u0, method="BDF", args=k, jac=jac,
-                         rtol=1e-8, atol=1e-12)
+            jac = lambda s, u: dd.jacobian(lambda z: problems.brusselator(s, z), u,  # noqa: E731
+                                           sparsity="auto")
+        return solve_ivp(problems.brusselator, (0.0, 10.0), y0, method="BDF", jac=jac,
+                         rtol=1e-6, atol=1e-8).y[:, -1]
 
-    print("\nSciPy clients: whole solve, wall seconds (best of 3), with plans vs unprepared")
-    print(f"{'client':34} {'unprepared':>10} {'plans':>8} {'ratio':>6}  same solution")
-    for name, solve, pick in (
-            (f"minimize Newton-CG+hessp n={n}", newton_cg, lambda r: r.x),
-            (f"minimize trust-exact+hess n={30 if quick else 60}", trust_exact, lambda r: r.x),
-            ("least_squares 200x5", lsq, lambda r: r.x),
-            ("solve_ivp BDF Robertson", bdf, lambda r: r.y[:, -1])):
-        t_without = min(once(lambda: solve(False)) for _ in range(3))  # noqa: B023
-        t_with = min(once(lambda: solve(True)) for _ in range(3))  # noqa: B023
-        a, b = pick(solve(False)), pick(solve(True))
-        same = bool(np.allclose(a, b, rtol=1e-9, atol=1e-12))
-        cases.append({"client": name, "unprepared": t_without, "plans": t_with, "same": same})
-        print(f"{name:34} {t_without:>10.3f} {t_with:>8.3f} {t_without / t_with:>6.1f}  {same}")
-    return cases
+    table = ctx.table(
+        "SciPy solves: wall time of a whole solve with plans vs with unprepared drivers",
+        [("client", "client", "<40", "the solver and its problem"),
+         ("unprep_s", "unprep [s]", ".3f", "jac / hess / hessp from dd.gradient & co."),
+         ("plans_s", "plans [s]", ".3f", "the same from plans made at x0 (their making "
+                                         "included)"),
+         ("speedup", "unprep/plans", ".1f", "higher is better"),
+         ("same", "same x", "", "both solves reach the same solution (rtol 1e-9)")])
+    rows = []
+    for label, solve in ((f"minimize Newton-CG + hessp, Rosenbrock n={n}", newton_cg),
+                         ("minimize trust-exact + hess, Rosenbrock n=30", trust_exact),
+                         ("least_squares, 200 residuals x 5", lsq),
+                         (f"solve_ivp BDF, Brusselator {2 * m} (sparse)", bdf)):
+        tt = compare({"unprep": lambda s=solve: s(False), "plans": lambda s=solve: s(True)},
+                     0.0, min_repeats=1 if ctx.quick else 2, warm=False)
+        same = bool(np.allclose(solve(False), solve(True), rtol=1e-9, atol=1e-12))
+        rows.append(table.add(client=label, unprep_s=tt["unprep"].min, plans_s=tt["plans"].min,
+                              speedup=tt["unprep"].min / tt["plans"].min,
+                              same="yes" if same else "NO"))
+    return rows
+
+
+def plot(ctx, rows) -> None:
+    plt = pyplot()
+    if plt is None:
+        return
+    fig, ax = plt.subplots(figsize=(11, 4.8))
+    series = [("f_ms", "one call of f", "lightgray"),
+              ("unprep_ms", "dualdiff unprepared", COLORS["forward"]),
+              ("plan_ms", "dualdiff plan", COLORS["plan"]),
+              ("casadi_ms", "CasADi Function", COLORS["casadi"]),
+              ("jax_ms", "JAX jit", COLORS["jax"])]
+    series = [s for s in series if any(r.get(s[0]) for r in rows)]
+    width = 0.8 / len(series)
+    for i, (key, label, color) in enumerate(series):
+        xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(rows))]
+        ax.bar(xs, [r.get(key) or np.nan for r in rows], width, label=label, color=color)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(rows)), [f"{r['cell']}\nn = {r['n']}" for r in rows], fontsize=8)
+    ax.set_ylabel("milliseconds per call (log; lower is better)")
+    ax.set_title("prepared: time per call of a plan vs unprepared calls and compiled peers "
+                 "(preparation / compile time not included)")
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ctx.figure(fig, "prepared.png")
+
+
+def run(ctx) -> dict:
+    rows = cell_rows(ctx, 0.1 if ctx.quick else 0.4)
+    clients = client_rows(ctx)
+    for r in rows:
+        line = (f"{r['cell']} n = {r['n']}: plan {r['plan_ms']:.3f} ms, {r['speedup']:.1f}x "
+                f"faster than unprepared")
+        for name, key in (("CasADi", "plan_vs_casadi"), ("JAX jit", "plan_vs_jax")):
+            if r.get(key):
+                line += f"; plan / {name} = {r[key]:.2f}"
+        ctx.headline(line)
+    ctx.headline("SciPy solves with plans vs unprepared: " + ", ".join(
+        f"{c['client'].split(',')[0]} {c['speedup']:.1f}x" for c in clients))
+    if ctx.peers:
+        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        ctx.md_table("Prepared plans beside the tools that prepare: milliseconds per call "
+                     "(lower is better; build / compile apart)",
+                     ["cell", "n", "unprepared", "plan", "CasADi", "JAX jit"],
+                     [[r["cell"], r["n"], fmt(r["unprep_ms"]), fmt(r["plan_ms"]),
+                       fmt(r.get("casadi_ms")), fmt(r.get("jax_ms"))] for r in rows])
+    plot(ctx, rows)
+    return {"cells": rows, "scipy": clients}

@@ -13,15 +13,13 @@
    arrowhead one, n = 1e4 .. 1e6: preparation (detection + colouring) and the cost of
    a call relative to one f(x), beside one reverse-mode gradient.
 
-Writes ``scale.json`` into ``--out``.
+``--quick``: the waiting f on threads only; n up to 10^5.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -29,7 +27,8 @@ import numpy as np
 
 import dualdiff as dd
 
-from .timing import best_time
+from .report import COLORS, Target, pyplot
+from .timing import measure, once
 
 DELAY = 0.05  # seconds per call of the slow f's
 WORKERS = 2
@@ -60,7 +59,7 @@ class Computing:
     @classmethod
     def calibrated(cls) -> Computing:
         """An instance whose call takes about DELAY seconds here."""
-        t = best_time(lambda: cls(10)(np.ones(4)), budget=0.3) / 10
+        t = measure(lambda: cls(10)(np.ones(4)), 0.3).min / 10
         return cls(max(1, int(round(DELAY / max(t, 1e-9)))))
 
 
@@ -74,16 +73,20 @@ def arrowhead(x):
     return np.sum((x[0] * x[1:] - 1.0) ** 2) + np.sum(x * x)
 
 
-def _executors():
-    """(name, factory) of the executors to compare; dask when installed."""
+def _executors(quick: bool):
+    """(name, factory) of the executors to compare (dask when installed, not with --quick)."""
     out = [("threads", lambda: ThreadPoolExecutor(WORKERS)),
            ("processes", lambda: ProcessPoolExecutor(
-               WORKERS, mp_context=multiprocessing.get_context("fork")))]
+               WORKERS, mp_context=multiprocessing.get_context("spawn")))]
+    if quick:
+        return out[:1], None
     try:
         import dask
         from dask import distributed
     except ImportError:
         return out, None
+    if quick:
+        return out, distributed.__version__
 
     class Dask:
         def __enter__(self):
@@ -107,41 +110,6 @@ def _same(a, b) -> bool:
     return a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
-def run_executors(quick: bool) -> tuple:
-    x = np.linspace(-0.5, 0.5, 16)
-    ops = {
-        "jacobian fwd": lambda f, ex: dd.jacobian(Outputs(f), x, mode="forward", chunk=2,
-                                                  executor=ex),
-        "hessian FoR": lambda f, ex: dd.hessian(f, x, chunk=2, method="forward-over-reverse",
-                                                executor=ex),
-    }
-    repeat = 2 if quick else 3
-    fs = {"waiting": waiting, "computing": Computing.calibrated()}
-    serial = {}
-    for fname, f in fs.items():
-        t_f = best_time(lambda f=f: f(x), budget=0.2, max_repeat=5)
-        for opname, op in ops.items():
-            ref = op(f, None)
-            t = best_time(lambda op=op, f=f: op(f, None), budget=0.0, min_repeat=repeat,
-                          max_repeat=repeat)
-            serial[fname, opname] = (t_f, ref, t)
-    executors, dask_version = _executors()
-    rows = []
-    for exname, make in executors:  # one executor (one cluster) for every case
-        with make() as ex:
-            for (fname, opname), (t_f, ref, t_serial) in serial.items():
-                f, op = fs[fname], ops[opname]
-                out = op(f, ex)  # warm-up (worker start, imports), checked
-                t_ex = best_time(lambda op=op, f=f, ex=ex: op(f, ex), budget=0.0,
-                                 min_repeat=repeat, max_repeat=repeat)
-                rows.append({"f": fname, "t_f": t_f, "operation": opname, "passes": 8,
-                             "executor": exname, "workers": WORKERS, "t_serial": t_serial,
-                             "t_executor": t_ex, "speedup": t_serial / t_ex,
-                             "bit_identical": _same(ref, out)})
-    rows.sort(key=lambda r: (list(fs).index(r["f"]), list(ops).index(r["operation"])))
-    return rows, dask_version
-
-
 class Outputs:
     """x -> f(x) x: 16 outputs from the scalar f, so its Jacobian has 16 columns (8
     forward passes of 2).  Module-level: pickles with its f."""
@@ -153,59 +121,140 @@ class Outputs:
         return self.f(z) * z
 
 
-def run_sparse(quick: bool) -> list:
-    sizes = [10**4, 10**5] if quick else [10**4, 10**5, 10**6]
+def executor_rows(ctx) -> list:
+    x = np.linspace(-0.5, 0.5, 16)
+    ops = {
+        "jacobian fwd": lambda f, ex: dd.jacobian(Outputs(f), x, mode="forward", chunk=2,
+                                                  executor=ex),
+        "hessian FoR": lambda f, ex: dd.hessian(f, x, chunk=2, method="forward-over-reverse",
+                                                executor=ex),
+    }
+    repeat = 1 if ctx.quick else 3
+    fs = {"waiting": waiting} if ctx.quick else {"waiting": waiting,
+                                                  "computing": Computing.calibrated()}
+    serial = {}
+    for fname, f in fs.items():
+        t_f = measure(lambda f=f: f(x), 0.0, min_repeats=3, warm=False).min
+        for opname, op in ops.items():
+            ref = op(f, None)
+            t = measure(lambda op=op, f=f: op(f, None), 0.0, min_repeats=repeat,
+                        warm=False).min
+            serial[fname, opname] = (t_f, ref, t)
+    executors, _ = _executors(ctx.quick)
+    table = ctx.table(
+        f"executor=: 8 independent passes of an f of ~{DELAY * 1e3:.0f} ms on {WORKERS} workers",
+        [("f", "f", "<9", "waiting: sleeps (a simulator, a remote call); computing: NumPy work"),
+         ("operation", "operation", "<12", "jacobian fwd: 8 passes of 2 directions; hessian "
+                                           "FoR: 8 forward-over-reverse passes"),
+         ("executor", "executor", "<17", "where the passes run"),
+         ("t_serial", "serial [s]", ".2f", "wall time without an executor"),
+         ("t_executor", "executor [s]", ".2f", "wall time with it (workers warmed up)"),
+         ("speedup", "speed-up", ".2f", "serial / executor (higher is better; ideal 2)"),
+         ("bits", "same bits", "", "result bit-identical to the serial one")])
+    rows = []
+    for exname, make in executors:  # one executor (one cluster) for every case
+        with make() as ex:
+            for (fname, opname), (t_f, ref, t_serial) in serial.items():
+                f, op = fs[fname], ops[opname]
+                out = op(f, ex)  # warm-up (worker start, imports), checked
+                t_ex = measure(lambda op=op, f=f, ex=ex: op(f, ex), 0.0, min_repeats=repeat,
+                               warm=False).min
+                rows.append({"f": fname, "t_f": t_f, "operation": opname, "executor": exname,
+                             "t_serial": t_serial, "t_executor": t_ex,
+                             "speedup": t_serial / t_ex,
+                             "bits": "same" if _same(ref, out) else "DIFFERENT"})
+    rows.sort(key=lambda r: (list(fs).index(r["f"]), list(ops).index(r["operation"])))
+    for r in rows:
+        table.add(**r)
+    return rows
+
+
+def sparse_hessian_rows(ctx) -> list:
+    sizes = [10**4, 10**5] if ctx.quick else [10**4, 10**5, 10**6]
+    table = ctx.table(
+        "sparse Hessians (SparseHessianPlan): cost / one call of f as n grows",
+        [("f", "f", "<9", "chained: tridiagonal H; arrowhead: x_0 couples to every x_i"),
+         ("n", "n", "d", "inputs"), ("nnz", "nnz", "d", "nonzeros of H"),
+         ("star", "colours", "d", "star colours (directions of the one pass)"),
+         ("columns", "col. colours", "d", "what column colouring would need"),
+         ("f_ms", "f [ms]", ".3f", "one call of f"),
+         ("prep_s", "prep [s]", ".2f", "detection + colouring, once"),
+         ("hessian_f", "H/f", ".0f", "a plan call / f (lower is better)"),
+         ("gradient_f", "grad/f", ".0f", "one reverse-mode gradient / f, for scale")])
     rows = []
     for name, f in (("chained", chained), ("arrowhead", arrowhead)):
         for n in sizes:
             if name == "arrowhead" and n > sizes[-2]:
                 continue  # greedy star colouring is a Python loop: seconds at 1e6
             x = np.linspace(-1.0, 1.0, n) + 1.5
-            t_f = best_time(lambda f=f, x=x: f(x), budget=0.3)
-            t0 = time.perf_counter()
-            plan = dd.SparseHessianPlan(f, x)
-            t_prep = time.perf_counter() - t0
-            t_h = best_time(lambda plan=plan, x=x: plan(x), budget=0.5, max_repeat=5)
-            t_g = best_time(lambda f=f, x=x: dd.gradient(f, x, mode="reverse"), budget=0.3,
-                            max_repeat=5)
+            t_f = measure(lambda f=f, x=x: f(x), 0.1).min
+            plan, t_prep = once(lambda f=f, x=x: dd.SparseHessianPlan(f, x))
+            t_h = measure(lambda plan=plan, x=x: plan(x), 0.1 if ctx.quick else 0.4,
+                          max_repeats=10).min
+            t_g = measure(lambda f=f, x=x: dd.gradient(f, x, mode="reverse"),
+                          0.1 if ctx.quick else 0.3, max_repeats=10).min
             c = plan.coloring
-            rows.append({"f": name, "n": n, "nnz": int(plan.pattern.nnz), "star": c["star"],
-                         "columns": c["columns"], "column_bound": c["column_bound"],
-                         "t_f": t_f, "t_prepare": t_prep, "t_hessian": t_h,
-                         "ratio_hessian": t_h / t_f, "ratio_gradient": t_g / t_f,
-                         "ratio_prepare": t_prep / t_f})
+            rows.append(table.add(f=name, n=n, nnz=int(plan.pattern.nnz), star=c["star"],
+                                  columns=c["columns"], f_ms=t_f * 1e3, prep_s=t_prep,
+                                  hessian_f=t_h / t_f, gradient_f=t_g / t_f))
     return rows
 
 
-def run(args) -> dict:
-    """Run the section; print two tables; write scale.json into args.out."""
-    quick = getattr(args, "quick", False)
-    out = getattr(args, "out", ".")
-    print("executor= : a Jacobian / Hessian of 8 independent passes of an f of ~50 ms; "
-          f"{WORKERS} workers.\n  columns: f (waiting: sleeps; computing: NumPy work), "
-          "T_f (one call), operation, executor, serial and executor wall times, speed-up, "
-          "bits = result identical to the serial one")
-    rows, dask_version = run_executors(quick)
-    print(f"{'f':10s} {'T_f':>7s} {'operation':13s} {'executor':18s} {'serial':>8s} "
-          f"{'executor':>9s} {'speed-up':>8s} {'bits':>5s}")
-    for r in rows:
-        print(f"{r['f']:10s} {r['t_f'] * 1e3:5.0f}ms {r['operation']:13s} {r['executor']:18s} "
-              f"{r['t_serial']:7.2f}s {r['t_executor']:8.2f}s {r['speedup']:8.2f} "
-              f"{'same' if r['bit_identical'] else 'DIFF':>5s}", flush=True)
-    if dask_version is None:
-        print("  (dask.distributed not installed: pip install -e '.[dist]' adds the dask row)")
-    print("\nsparse Hessians (SparseHessianPlan): cost / T_f as n grows.\n  columns: f, n, "
-          "nnz of H, colours (star; column colouring; its lower bound = max row count), "
-          "T_f, preparation (detect + colour) s, plan call / T_f, one reverse gradient / T_f")
-    srows = run_sparse(quick)
-    print(f"{'f':10s} {'n':>8s} {'nnz':>8s} {'star':>5s} {'cols':>7s} {'bound':>7s} "
-          f"{'T_f':>9s} {'prep':>7s} {'H/T_f':>7s} {'grad/T_f':>8s}")
-    for r in srows:
-        print(f"{r['f']:10s} {r['n']:8d} {r['nnz']:8d} {r['star']:5d} {r['columns']:7d} "
-              f"{r['column_bound']:7d} {r['t_f'] * 1e3:7.2f}ms {r['t_prepare']:6.2f}s "
-              f"{r['ratio_hessian']:7.0f} {r['ratio_gradient']:8.0f}", flush=True)
-    result = {"executors": rows, "dask": dask_version, "sparse_hessian": srows}
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "scale.json"), "w") as fh:
-        json.dump(result, fh, indent=1)
-    return result
+def plot(ctx, ex_rows, sh_rows) -> None:
+    plt = pyplot()
+    if plt is None:
+        return
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.6))
+    labels = list(dict.fromkeys(f"{r['f']}\n{r['operation']}" for r in ex_rows))
+    exs = list(dict.fromkeys(r["executor"] for r in ex_rows))
+    width = 0.8 / max(len(exs), 1)
+    for i, ex in enumerate(exs):
+        vals = [next((r["speedup"] for r in ex_rows if r["executor"] == ex and
+                      f"{r['f']}\n{r['operation']}" == lab), np.nan) for lab in labels]
+        ax.bar([j + (i - (len(exs) - 1) / 2) * width for j in range(len(labels))], vals,
+               width, label=ex, color=f"C{i}")
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.axhline(WORKERS, color="gray", ls="--", lw=0.8, label=f"ideal ({WORKERS} workers)")
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylabel("speed-up: serial time / executor time (higher is better)")
+    ax.set_title(f"executor=: 8 passes of a {DELAY * 1e3:.0f} ms f, same bits as serial")
+    ax.legend(fontsize=8)
+    for name, mk in (("chained", "o"), ("arrowhead", "s")):
+        rs = [r for r in sh_rows if r["f"] == name]
+        if rs:
+            bx.loglog([r["n"] for r in rs], [r["hessian_f"] for r in rs], mk + "-",
+                      color=COLORS["plan"], label=f"{name}: SparseHessianPlan call")
+            bx.loglog([r["n"] for r in rs], [r["gradient_f"] for r in rs], mk + ":",
+                      color=COLORS["reverse"], label=f"{name}: one reverse gradient")
+    bx.set_xlabel("n (inputs)")
+    bx.set_ylabel("time / time of f (lower is better)")
+    bx.set_title("sparse Hessians: cost stays bounded as n grows")
+    bx.grid(True, which="both", alpha=0.3)
+    bx.legend(fontsize=8)
+    fig.suptitle("scale: passes on executors; sparse Hessians as n grows")
+    fig.tight_layout()
+    ctx.figure(fig, "scale.png")
+
+
+def run(ctx) -> dict:
+    ex_rows = executor_rows(ctx)
+    sh_rows = sparse_hessian_rows(ctx)
+    waiting_rows = [r for r in ex_rows if r["f"] == "waiting"]
+    best = max(waiting_rows, key=lambda r: r["speedup"])
+    ctx.target(Target("executor speed-up on the waiting f (best executor, 2 workers)",
+                      best["speedup"], 1.5, higher=True,
+                      why=f"{best['executor']}, {best['operation']}"))
+    ctx.headline("executor= speed-ups (8 passes, waiting f, 2 workers): " + ", ".join(
+        f"{r['executor']} {r['operation']} {r['speedup']:.2f}x" for r in waiting_rows)
+        + ("; bits identical" if all(r["bits"] == "same" for r in ex_rows)
+           else "; **bits differ**"))
+    computing = [r for r in ex_rows if r["f"] == "computing"]
+    if computing:
+        ctx.headline("computing f (NumPy work): " + ", ".join(
+            f"{r['executor']} {r['operation']} {r['speedup']:.2f}x" for r in computing))
+    ch = [r for r in sh_rows if r["f"] == "chained"]
+    ctx.headline("sparse Hessian plan / f, chained (tridiagonal, "
+                 f"{ch[0]['star']} colours): " + " / ".join(f"{r['hessian_f']:.0f}" for r in ch)
+                 + " at n = " + " / ".join(f"{r['n']:.0e}" for r in ch))
+    plot(ctx, ex_rows, sh_rows)
+    return {"executors": ex_rows, "sparse_hessian": sh_rows}
