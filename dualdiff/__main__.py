@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import sys
 
+from .bench import main as bench_main
+from .demo import main as demo_main
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "bench":
-        from .bench import main as bench_main
-
         return bench_main(argv[1:])
-    from .demo import main as demo_main
-
     return demo_main(argv)
 
 

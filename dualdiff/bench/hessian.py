@@ -14,9 +14,10 @@ import os
 import time
 
 import numpy as np
+from scipy.optimize import rosen_hess
 
 import dualdiff as dd
-from dualdiff.hessian import hessian_chunk
+from dualdiff.hessian import HVP_HYPERDUAL_MAX, hessian_chunk
 
 from .timing import Counted, best_time
 
@@ -105,7 +106,6 @@ def run(args) -> dict:
         x = rng.uniform(-1.0, 2.0, n)
         v = rng.normal(size=n)
         t_f = best_time(lambda: rosen(x), budget=0.1)
-        from scipy.optimize import rosen_hess
 
         tools = {}
         for method in ("hyperdual", "forward-over-reverse"):
@@ -121,7 +121,6 @@ def run(args) -> dict:
             calls_hv = _calls(lambda f: dd.hvp(f, x, v, method=method), rosen)
             tools[f"dualdiff {method}"] = (t_h, t_hv, calls_h,
                                            f"{calls_h} / {calls_hv} calls (hessian / hvp)")
-        from dualdiff.hessian import HVP_HYPERDUAL_MAX
 
         pick = lambda small: "hyperdual" if small else "forward-over-reverse"
         print(f"{n:5d} method='auto' picks {pick(n <= hessian_chunk(n))} for hessian, "

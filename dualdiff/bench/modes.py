@@ -16,8 +16,10 @@ import os
 import time
 
 import numpy as np
+from scipy.optimize._numdiff import approx_derivative
 
 from .. import jacobian, modes
+from ..reverse import Recording
 
 HIDDEN = 64
 
@@ -106,8 +108,6 @@ def best_of(calls: dict, rounds: int, budget: float = 0.0) -> tuple[dict, dict]:
 
 def auto_pick(f, x) -> str:
     """The mode auto takes at x: its rule on the sizes and the recording's node sizes."""
-    from ..reverse import Recording
-
     rec = Recording(f, x)
     return modes.choose(x.size, int(np.size(rec.value)), rec.mean_size < modes.SMALL_NODES)
 
@@ -188,7 +188,6 @@ def peers(family, n, m, rng_seed, jac_ref, tf, rounds):
         run("autograd", lambda: lambda: autograd.jacobian(fa)(x), 1e-10)
     except ImportError:
         pass
-    from scipy.optimize._numdiff import approx_derivative
 
     fs = FAMILIES[family](np, n, m, _rng(rng_seed))
     # 3-point differences: truncation + rounding error ~ eps**(2/3) ~ 4e-11 relative to

@@ -16,6 +16,9 @@ import os
 import time
 
 import numpy as np
+from scipy.optimize._numdiff import approx_derivative
+
+import dualdiff as dd
 
 from .timing import Counted, best_time
 
@@ -59,10 +62,6 @@ def _jax_dense(name, n):
 
 
 def run_one(name, n, peers):
-    from scipy.optimize._numdiff import approx_derivative
-
-    import dualdiff as dd
-
     f = FUNCTIONS[name]
     x = np.linspace(-1.0, 1.0, n)
     tf = best_time(lambda: f(x), budget=0.4)
@@ -96,8 +95,6 @@ def run_one(name, n, peers):
 
 
 def run_dense(name, n, peers):
-    import dualdiff as dd
-
     f = FUNCTIONS[name]
     x = np.linspace(-1.0, 1.0, n)
     tf = best_time(lambda: f(x), budget=0.4)
