@@ -69,6 +69,15 @@ def _sech2(x):
     return np.where(small, 1.0 / np.cosh(np.where(small, x, 0.0)) ** 2, tail)
 
 
+def _x_times(x, d):
+    """x d, taken as 0 where d == 0: a row's f'' = x f' * ... at x = +-inf, where f' has
+    underflowed to 0 (the limit, not inf * 0 = nan)."""
+    out = x * d
+    if np.any(np.isinf(x)):
+        return np.where(d == 0, 0.0, out)
+    return out
+
+
 def _gauss(x, c):
     """exp(-c x^2), with |x| clipped where the value underflows to 0: past 1e154, x * x
     overflows, and its derivative (taken on carriers) with it, to inf * 0 = nan."""
@@ -141,8 +150,8 @@ def _log_ndtr_d2(x, y, d):
         return -d * (x + d)
     tail = x <= _LOG_NDTR_TAIL
     if not np.any(tail):
-        return -d * (x + d)
-    return np.where(tail, -d * (SQRT2 * _log_ndtr_rest(x)), -d * (x + d))
+        return -_x_times(x + d, d)
+    return np.where(tail, -d * (SQRT2 * _log_ndtr_rest(x)), -_x_times(x + d, d))
 
 
 # sinc x = sin(t)/t, t = pi x; below |t| = 1 its derivatives come from the Taylor series
@@ -198,7 +207,7 @@ UNARY = {
     np.arcsin: (lambda x, y: 1.0 / np.sqrt(_one_minus_square(x)), lambda x, y, d: x * d**3),
     np.arccos: (lambda x, y: -1.0 / np.sqrt(_one_minus_square(x)), lambda x, y, d: x * d**3),
     # products ordered so that no partial product overflows where the result does not
-    np.arctan: (lambda x, y: _inverse_hypot1(x) ** 2, lambda x, y, d: -2.0 * (x * d) * d),
+    np.arctan: (lambda x, y: _inverse_hypot1(x) ** 2, lambda x, y, d: -2.0 * _x_times(x, d) * d),
     np.sinh: (lambda x, y: np.cosh(x), lambda x, y, d: y),
     np.cosh: (lambda x, y: np.sinh(x), lambda x, y, d: y),
     # sech^2, not 1 - y^2 (cancels where tanh saturates)
@@ -217,9 +226,11 @@ UNARY = {
     sc.expit: (lambda x, y: 0.25 * _sech2(0.5 * x),
                lambda x, y, d: -d * np.tanh(0.5 * x)),
     sc.logit: (lambda x, y: 1.0 / (x * (1.0 - x)), lambda x, y, d: (2.0 * x - 1.0) * d * d),
-    sc.erf: (lambda x, y: TWO_OVER_SQRT_PI * _gauss(x, 1.0), lambda x, y, d: -2.0 * (x * d)),
-    sc.erfc: (lambda x, y: -TWO_OVER_SQRT_PI * _gauss(x, 1.0), lambda x, y, d: -2.0 * (x * d)),
-    sc.ndtr: (lambda x, y: _gauss(x, 0.5) / SQRT_2PI, lambda x, y, d: -x * d),
+    sc.erf: (lambda x, y: TWO_OVER_SQRT_PI * _gauss(x, 1.0),
+             lambda x, y, d: -2.0 * _x_times(x, d)),
+    sc.erfc: (lambda x, y: -TWO_OVER_SQRT_PI * _gauss(x, 1.0),
+              lambda x, y, d: -2.0 * _x_times(x, d)),
+    sc.ndtr: (lambda x, y: _gauss(x, 0.5) / SQRT_2PI, lambda x, y, d: -_x_times(x, d)),
     sc.log_ndtr: (_log_ndtr_d1, _log_ndtr_d2),
     sc.gammaln: (lambda x, y: sc.digamma(x), lambda x, y, d: zeta(2.0, x)),
     sc.digamma: (lambda x, y: zeta(2.0, x), lambda x, y, d: -2.0 * zeta(3.0, x)),
@@ -228,12 +239,40 @@ UNARY = {
     np.sinc: (_sinc_d1, _sinc_d2),  # a Python function in NumPy, applied like a ufunc
 }
 
+def _pow_shift(x, y, k: float):
+    """x**(y - k) with the rounding of y - k accounted for: y - k = e + r exactly (TwoSum),
+    x**(y - k) = x**e (1 + r log x) (|r log x| < 1e-13); x**e alone is off by |log x| ulps
+    (160 at x = 1e-300, y = -1e-8)."""
+    e = y - k
+    bb = e - y
+    r = (y - (e - bb)) + (-k - bb)
+    if not np.any(r != 0):
+        return x ** e
+    # |y| >= 2**53: r is a whole number and x**r is exact (also for x < 0); where x**e is
+    # already 0 or inf, x**r changes only the sign
+    p = x ** e
+    whole = np.abs(r) >= 1.0
+    fix = 1.0 + r * np.log(np.where(x == 0, 1.0, np.abs(x)))
+    if not np.any(whole):
+        return p * fix
+    rw = np.where(whole, r, 0.0)
+    fix = np.where(whole, x ** rw, fix)
+    sign = np.where((x < 0) & (np.remainder(rw, 2.0) != 0), -1.0, 1.0)
+    return np.where((p == 0) | np.isinf(p), p * sign, p * fix)
+
+
 def _pow_dx(x, y, z):
-    # y x**(y-1), taken as 0 where y == 0 (x**0 is constant; 0 * 0**-1 would be nan)
+    # y x**(y-1), taken as 0 where y == 0 == x (x**0 is constant; 0 * 0**-1 would be nan);
+    # (y / x) x**y where x**(y-1) overflows but the product may not (1 / a subnormal)
     if isinstance(y, (int, float, np.integer)):  # a constant exponent: the common x**2
-        return y * x ** (y - 1.0) if y != 0 else 0.0
-    d = y * x ** (y - 1.0)
-    return np.where(y == 0, 0.0, d) if np.any(y == 0) else d
+        return y * _pow_shift(x, y, 1.0) if y != 0 else 0.0
+    d = y * _pow_shift(x, y, 1.0)
+    over = ~np.isfinite(d) & (x != 0) & np.isfinite(z)
+    if np.any(over):
+        xs, ys, zs = (np.where(over, v, w) for v, w in ((x, 1.0), (y, 0.0), (z, 0.0)))
+        d = np.where(over, (ys / xs) * zs, d)
+    zero = (y == 0) & (x == 0)
+    return np.where(zero, 0.0, d) if np.any(zero) else d
 
 
 def _pow_dy(x, y, z):
@@ -242,12 +281,32 @@ def _pow_dy(x, y, z):
 
 
 def _pow_dxx(x, y, z):
+    # y (y - 1) x**(y-2): the three factors multiplied in the first order that neither
+    # over- nor underflows where the result does not ((y x**(y-2)) (y - 1), then
+    # (y (y - 1)) x**(y-2), then f_x ((y - 1) / x))
     c = y * (y - 1.0)
-    return np.where(c == 0, 0.0, c * x ** (y - 2.0))
+    out = (y * _pow_shift(x, y, 2.0)) * (y - 1.0)
+    bad = ~np.isfinite(out) | (out == 0)
+    if np.any(bad & (c != 0)):
+        for alt in (c * _pow_shift(x, y, 2.0),
+                    _pow_dx(x, y, z) * ((y - 1.0) / np.where(x == 0, 1.0, x))):
+            better = bad & np.isfinite(alt) & (alt != 0) & (x != 0)
+            out = np.where(better, alt, out)
+            bad = bad & ~better
+    return np.where(c == 0, 0.0, out)
 
 
 def _pow_dxy(x, y, z):
-    return x ** (y - 1.0) * (1.0 + y * np.log(np.where(x == 0, 1.0, x)))
+    # x**(y-1) (1 + y log x); where y log x overflows (and the power underflows),
+    # x**(y-1) + f_x log x
+    lx = np.log(np.where(x == 0, 1.0, x))
+    w = 1.0 + y * lx
+    p = _pow_shift(x, y, 1.0)
+    out = p * w
+    inf = np.isinf(w)
+    if np.any(inf):
+        out = np.where(inf, p + _pow_dx(x, y, z) * lx, out)
+    return out
 
 
 def _pow_dyy(x, y, z):
@@ -293,41 +352,96 @@ def _share(u):
     return np.where(neg, e / (1.0 + e), 1.0 / (1.0 + e))
 
 
-def _unit(a, x, y):
-    """a / hypot(x, y) (a one of x, y): a component of the unit vector, never overflowing
-    (0 at the origin)."""
-    h = np.hypot(x, y)
-    return a / np.where(h == 0, 1.0, h)
+#: powers of two that bring max(|x|, |y|) into [2^-174, 2^150], by the range it is in
+_SCALES = ((2.0**750, 2.0**-900), (2.0**450, 2.0**-600), (2.0**150, 2.0**-300),
+           (2.0**-150, 1.0), (2.0**-450, 2.0**300), (2.0**-750, 2.0**600), (0.0, 2.0**900))
+
+
+def _scaled(x, y):
+    """(c, c x, c y, hypot(c x, c y)) with c a power of two that brings max(|x|, |y|) into
+    [2^-174, 2^150] (exact and piecewise constant: no derivative), so that powers of h up
+    to h^-3 (the derivatives of a / h^2 taken on carriers) neither over- nor underflow
+    where the result does not: hypot(x, y) overflows from 1.3e308 on, 1 / h from h < 5e-309."""
+    ax, ay = np.abs(x), np.abs(y)
+    lo, hi = _SCALES[3][0], _SCALES[2][0]
+    out = (ax > hi) | (ay > hi) | ((ax < lo) & (ay < lo))
+    if not np.any(out):
+        return 1.0, x, y, np.hypot(x, y)
+    m = np.maximum(ax, ay)
+    c = np.select([m > t for t, _ in _SCALES[:-1]], [c for _, c in _SCALES[:-1]],
+                  _SCALES[-1][1])
+    x, y = x * c, y * c
+    return c, x, y, np.hypot(x, y)
+
+
+def _unit(a, b):
+    """a / hypot(a, b): sign(a) / hypot(1, b/a) where |a| >= |b|, else (a/|b|) / hypot(1,
+    a/b) -- forms whose derivatives (taken on carriers: b^2 / h^3, -ab / h^3) do not cancel
+    as those of a / h do (1/h - a^2/h^3 loses the digits of b^2 / h^2); 0 at the origin."""
+    if np.iscomplexobj(a) or np.iscomplexobj(b):  # the analytic continuation
+        return a / np.sqrt(a * a + b * b)
+    aa, ab = np.abs(a), np.abs(b)
+    big = aa >= ab
+    zero = (aa == 0) & (ab == 0)
+    if np.all(big) and not np.any(zero):
+        return np.sign(a) / np.hypot(1.0, b / a)
+    a1 = np.where(big & ~zero, a, 1.0)
+    b2 = np.where(big, 1.0, b)
+    return np.where(zero, 0.0, np.where(big, np.sign(a) / np.hypot(1.0, b / a1),
+                                        (a / np.abs(b2)) / np.hypot(1.0, a / b2)))
+
+
+def _over_h(which, x, y):
+    """Partials of arctan2(x, y) and hypot(x, y) with the powers of h = hypot(x, y) taken
+    on scaled arguments (:func:`_scaled`); hypot's are 0 at the origin, arctan2's nan.
+    which: "atan_x", "atan_y" (y / h^2, -x / h^2), "atan_xx", "atan_xy", "atan_yy" (-2xy,
+    x^2 - y^2, 2xy over h^4), "hyp_xx", "hyp_xy", "hyp_yy" (y^2, -xy, x^2 over h^3)."""
+    c, xs, ys, h = _scaled(x, y)
+    zero = (h == 0) & which.startswith("hyp")  # (arctan2 jumps at the origin: nan there)
+    hs = np.where(zero, 1.0, h) if np.any(zero) else h
+    ux, uy = _unit(x, y), _unit(y, x)
+    if which == "atan_x":
+        out = (uy / hs) * c
+    elif which == "atan_y":
+        out = -(ux / hs) * c
+    elif which.startswith("atan"):
+        q = {"atan_xx": -2.0 * ux * uy, "atan_xy": (ux - uy) * (ux + uy),
+             "atan_yy": 2.0 * ux * uy}[which]
+        out = ((q / hs) * c / hs) * c
+    else:
+        q = {"hyp_xx": uy * uy, "hyp_xy": -ux * uy, "hyp_yy": ux * ux}[which]
+        out = (q / hs) * c
+    return np.where(zero, 0.0, out) if np.any(zero) else out
+
+
+def _piece(x, y, z):
+    """The integer quotient of the piece NumPy's remainder/fmod value z lies on,
+    (x - z) / y rounded (floor(x / y) of the rounded quotient can be the next piece)."""
+    return np.round((x - z) / y)
 
 
 BINARY = {
     np.add: ((1.0, 1.0), (0.0, 0.0, 0.0)),
     np.subtract: ((1.0, -1.0), (0.0, 0.0, 0.0)),
     np.multiply: ((lambda x, y, z: y, lambda x, y, z: x), (0.0, 1.0, 0.0)),
-    np.divide: (
+    np.divide: (  # (divided by y twice: y * y underflows for |y| < 1e-162)
         (lambda x, y, z: 1.0 / y, lambda x, y, z: -z / y),
-        (0.0, lambda x, y, z: -1.0 / (y * y), lambda x, y, z: 2.0 * z / (y * y)),
+        (0.0, lambda x, y, z: -(1.0 / y) / y, lambda x, y, z: 2.0 * (z / y) / y),
     ),
     np.power: _POWER,
     np.float_power: _POWER,
     # arctan2(x, y) = angle of (y, x): partials y / h^2, -x / h^2 with h = hypot(x, y),
     # written with x / h and y / h so that h^2 never overflows
     np.arctan2: (
-        (lambda x, y, z: _unit(y, x, y) / np.hypot(x, y),
-         lambda x, y, z: -_unit(x, x, y) / np.hypot(x, y)),
-        (
-            lambda x, y, z: -2.0 * _unit(x, x, y) * _unit(y, x, y) / np.hypot(x, y) ** 2,
-            lambda x, y, z: (_unit(x, x, y) - _unit(y, x, y)) * (_unit(x, x, y) + _unit(y, x, y))
-            / np.hypot(x, y) ** 2,
-            lambda x, y, z: 2.0 * _unit(x, x, y) * _unit(y, x, y) / np.hypot(x, y) ** 2,
-        ),
+        (lambda x, y, z: _over_h("atan_x", x, y), lambda x, y, z: _over_h("atan_y", x, y)),
+        (lambda x, y, z: _over_h("atan_xx", x, y), lambda x, y, z: _over_h("atan_xy", x, y),
+         lambda x, y, z: _over_h("atan_yy", x, y)),
     ),
     # hypot at (0, 0) is a norm at 0: every partial is taken as 0 (as np.linalg.norm)
     np.hypot: (
-        (lambda x, y, z: _at0(x, z, 1), lambda x, y, z: _at0(y, z, 1)),
-        (lambda x, y, z: _at0(_unit(y, x, y) ** 2, z, 1),
-         lambda x, y, z: _at0(-_unit(x, x, y) * _unit(y, x, y), z, 1),
-         lambda x, y, z: _at0(_unit(x, x, y) ** 2, z, 1)),
+        (lambda x, y, z: _unit(x, y), lambda x, y, z: _unit(y, x)),
+        (lambda x, y, z: _over_h("hyp_xx", x, y), lambda x, y, z: _over_h("hyp_xy", x, y),
+         lambda x, y, z: _over_h("hyp_yy", x, y)),
     ),
     # Ties go to the first argument.
     np.maximum: _first(lambda x, y: x >= y),
@@ -335,22 +449,23 @@ BINARY = {
     np.fmax: _first(lambda x, y: (x >= y) | np.isnan(y), nan=False),
     np.fmin: _first(lambda x, y: (x <= y) | np.isnan(y), nan=False),
     # (np.copysign is |x| * sign-of-y in dualdiff.functions, so it shares abs's kink rule)
-    np.remainder: ((1.0, lambda x, y, z: -np.floor(x / y)), (0.0, 0.0, 0.0)),
-    np.fmod: ((1.0, lambda x, y, z: -np.trunc(x / y)), (0.0, 0.0, 0.0)),
+    np.remainder: ((1.0, lambda x, y, z: -_piece(x, y, z)), (0.0, 0.0, 0.0)),
+    np.fmod: ((1.0, lambda x, y, z: -_piece(x, y, z)), (0.0, 0.0, 0.0)),
     np.logaddexp: (  # f_x = expit(x - y): its own derivative (nesting) does not cancel
         (lambda x, y, z: _share(x - y), lambda x, y, z: _share(y - x)),
+        # e^(x-z) e^(y-z) = s (1 - s) = sech^2((x - y)/2) / 4 (x - z cancels when z rounds)
         (
-            lambda x, y, z: np.exp(x - z) * np.exp(y - z),
-            lambda x, y, z: -np.exp(x - z) * np.exp(y - z),
-            lambda x, y, z: np.exp(x - z) * np.exp(y - z),
+            lambda x, y, z: 0.25 * _sech2(0.5 * (x - y)),
+            lambda x, y, z: -0.25 * _sech2(0.5 * (x - y)),
+            lambda x, y, z: 0.25 * _sech2(0.5 * (x - y)),
         ),
     ),
     np.logaddexp2: (
         (lambda x, y, z: _share(LN2 * (x - y)), lambda x, y, z: _share(LN2 * (y - x))),
         (
-            lambda x, y, z: LN2 * np.exp2(x - z) * np.exp2(y - z),
-            lambda x, y, z: -LN2 * np.exp2(x - z) * np.exp2(y - z),
-            lambda x, y, z: LN2 * np.exp2(x - z) * np.exp2(y - z),
+            lambda x, y, z: 0.25 * LN2 * _sech2(0.5 * LN2 * (x - y)),
+            lambda x, y, z: -0.25 * LN2 * _sech2(0.5 * LN2 * (x - y)),
+            lambda x, y, z: 0.25 * LN2 * _sech2(0.5 * LN2 * (x - y)),
         ),
     ),
     np.ldexp: ((lambda x, y, z: np.exp2(y), NONDIFF), (0.0, 0.0, 0.0)),
@@ -358,11 +473,11 @@ BINARY = {
     np.floor_divide: _ZERO2,
     sc.xlogy: (
         (lambda x, y, z: np.log(y), lambda x, y, z: x / y),
-        (0.0, lambda x, y, z: 1.0 / y, lambda x, y, z: -x / (y * y)),
+        (0.0, lambda x, y, z: 1.0 / y, lambda x, y, z: -(x / y) / y),
     ),
     sc.xlog1py: (
         (lambda x, y, z: np.log1p(y), lambda x, y, z: x / (1.0 + y)),
-        (0.0, lambda x, y, z: 1.0 / (1.0 + y), lambda x, y, z: -x / ((1.0 + y) * (1.0 + y))),
+        (0.0, lambda x, y, z: 1.0 / (1.0 + y), lambda x, y, z: -(x / (1.0 + y)) / (1.0 + y)),
     ),
     zeta: (
         (NONDIFF, lambda s, q, z: -s * zeta(s + 1.0, q)),
