@@ -45,6 +45,8 @@ def _one_minus_square(x):
     """1 - x^2: as (1 - x)(1 + x) from |x| = 1/2 on (exact near |x| = 1, Sterbenz, where
     x * x rounds) and as 1 - x * x below, whose derivative -2x does not cancel (that of
     (1 - x)(1 + x) is (1 - x) - (1 + x): all of it at |x| = 1e-300)."""
+    if isinstance(x, float):  # (Python and NumPy float scalars)
+        return 1.0 - x * x if -0.5 < x < 0.5 else (1.0 - x) * (1.0 + x)
     small = np.abs(x) < 0.5
     if np.all(small):
         return 1.0 - x * x
@@ -53,20 +55,34 @@ def _one_minus_square(x):
     return np.where(small, 1.0 - x * x, (1.0 - x) * (1.0 + x))
 
 
+#: below this |x|, sech^2 x = 1 / cosh^2 x (its derivatives neither cancel nor overflow)
+_SECH_EXP = 20.0
+
+
 def _sech2(x):
-    """sech^2 x: 1 / cosh^2 x below |x| = 1, 4 e / (1 + e)^2 with e = exp(-2|x|) <= 1 above
-    (1/cosh^2 overflows inside nested derivatives past |x| = 355; the derivative of the
-    exponential form, 4 e' (1 - e) / (1 + e)^3 taken term by term, cancels as e -> 1)."""
+    """sech^2 x: 1 / cosh^2 x up to |x| = 20, 4 e / (1 + e)^2 with e = exp(-2|x|) beyond
+    (the derivative of 1 / cosh^2 taken on carriers divides by cosh^4, which underflows
+    the quotient past |x| ~ 177 and overflows past 355; that of the exponential form,
+    4 e' (1 - e) / (1 + e)^3 taken term by term, would cancel as e -> 1, i.e. near 0)."""
+    if isinstance(x, float):  # (Python and NumPy float scalars)
+        if -_SECH_EXP < x < _SECH_EXP:
+            c = math.cosh(x)
+            return np.float64(1.0 / (c * c))
+        e = math.exp(-2.0 * abs(x))
+        return np.float64(4.0 * e / ((1.0 + e) * (1.0 + e)))
     if np.iscomplexobj(x):
-        return 1.0 / np.cosh(x) ** 2
-    small = np.abs(x) < 1.0
+        c = np.cosh(x)
+        return 1.0 / (c * c)
+    small = np.abs(x) < _SECH_EXP
     if np.all(small):
-        return 1.0 / np.cosh(x) ** 2
-    e = np.exp(-2.0 * np.abs(np.where(small, 1.0, x) if np.any(small) else x))
+        c = np.cosh(x)
+        return 1.0 / (c * c)
+    e = np.exp(-2.0 * np.abs(np.where(small, _SECH_EXP, x) if np.any(small) else x))
     tail = 4.0 * e / ((1.0 + e) * (1.0 + e))
     if not np.any(small):
         return tail
-    return np.where(small, 1.0 / np.cosh(np.where(small, x, 0.0)) ** 2, tail)
+    c = np.cosh(np.where(small, x, 0.0))
+    return np.where(small, 1.0 / (c * c), tail)
 
 
 def _x_times(x, d):
@@ -246,7 +262,7 @@ def _pow_shift(x, y, k: float):
     e = y - k
     bb = e - y
     r = (y - (e - bb)) + (-k - bb)
-    if not np.any(r != 0):
+    if (r == 0) if isinstance(r, float) else not np.any(r != 0):
         return x ** e
     # |y| >= 2**53: r is a whole number and x**r is exact (also for x < 0); where x**e is
     # already 0 or inf, x**r changes only the sign
@@ -265,7 +281,13 @@ def _pow_dx(x, y, z):
     # y x**(y-1), taken as 0 where y == 0 == x (x**0 is constant; 0 * 0**-1 would be nan);
     # (y / x) x**y where x**(y-1) overflows but the product may not (1 / a subnormal)
     if isinstance(y, (int, float, np.integer)):  # a constant exponent: the common x**2
-        return y * _pow_shift(x, y, 1.0) if y != 0 else 0.0
+        if y == 0:
+            return 0.0
+        e = y - 1.0
+        bb = e - y
+        if (y - (e - bb)) + (-1.0 - bb) == 0:  # y - 1 is exact (TwoSum's error is 0)
+            return y * x ** e
+        return y * _pow_shift(x, y, 1.0)
     d = y * _pow_shift(x, y, 1.0)
     over = ~np.isfinite(d) & (x != 0) & np.isfinite(z)
     if np.any(over):

@@ -218,9 +218,9 @@ GRID = [0.0, 5e-324, 1e-300, 1e-20, 1e-8, 0.5, 1.0, 3.0, 20.0, 40.0, 355.0, 400.
 SIGNED = sorted(set(GRID) | {-g for g in GRID})
 UNIT = [0.0, 5e-324, 1e-300, 1e-8, 0.5, 0.9, 1 - 2**-30, 1 - 2**-53, 1.0]
 UNIT = sorted(set(UNIT) | {-u for u in UNIT})
-#: points beside the seams where rows switch forms (1/2 for 1 - x^2, 1 for sech^2)
+#: points beside the seams where rows switch forms (1/2 for 1 - x^2, 20 for sech^2)
 SEAM_HALF = [0.49, 0.5, 0.51, -0.5]
-SEAM_ONE = [0.99, 1.0 - 2**-52, 1.01, -1.0 + 2**-53]
+SEAM_ONE = [19.99, 20.0, 20.01, -20.0, 177.0, 178.0]
 U_ROWS = {
     np.negative: (lambda x: -1, lambda x: 0, SIGNED),
     np.positive: (lambda x: 1, lambda x: 0, SIGNED),
