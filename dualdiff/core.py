@@ -388,6 +388,28 @@ for _f in (np.sum, np.mean, np.prod, np.std, np.var, np.max, np.min, np.cumsum,
 Carrier.conj = Carrier.conjugate
 
 
+def _element_method(ufunc):
+    def method(self, *args):
+        return ufunc(self, *args)
+
+    method.__name__ = ufunc.__name__
+    method.__doc__ = (f"``np.{ufunc.__name__}(self, ...)``: NumPy's object loop calls it on "
+                      f"each element of an object array (``np.array([d1, d2])``).")
+    return method
+
+
+# np.sin(np.array([d1, d2])) of scalar carriers runs NumPy's object loop, which calls the
+# method named after the ufunc on every element (math.floor & co. for floor/ceil/trunc)
+for _uf in sorted(set(rules.UNARY) | set(rules.BINARY) | rules.PIECEWISE_CONSTANT, key=str):
+    _name = getattr(_uf, "__name__", "")
+    if isinstance(_uf, np.ufunc) and getattr(np, _name, None) is _uf \
+            and not hasattr(Carrier, _name):
+        setattr(Carrier, _name, _element_method(_uf))
+Carrier.__floor__ = _element_method(np.floor)
+Carrier.__ceil__ = _element_method(np.ceil)
+Carrier.__trunc__ = _element_method(np.trunc)
+
+
 def _binop(ufunc):
     # Operators go straight to apply_ufunc: NumPy's dispatch has nothing to add.
     def forward(self, other):
@@ -1042,6 +1064,23 @@ def _adjacent(index: tuple) -> bool:
     pos = [i for i, v in enumerate(index) if not (v is None or v is Ellipsis or
                                                    isinstance(v, slice))]
     return not pos or pos[-1] - pos[0] == len(pos) - 1
+
+
+def advanced_front(index) -> int:
+    """How many axes NumPy puts in front of ``part[(slice(None),) + index]`` (a part with
+    one leading direction axis) that ``value[index]`` does not have before it: where
+    advanced indices are separated by a slice, ellipsis or newaxis NumPy moves their
+    broadcast axes to the front, ahead of the direction axis; 0 otherwise.
+
+    >>> advanced_front((1, slice(1, None), [0, 2])), advanced_front((slice(None), [0, 1]))
+    (1, 0)
+    """
+    index = index if isinstance(index, tuple) else (index,)
+    if _basic(index) or _adjacent(index):
+        return 0
+    shapes = [np.shape(np.nonzero(i)[0]) if np.asarray(i).dtype == bool else np.shape(i)
+              for i in index if not (i is None or i is Ellipsis or isinstance(i, slice))]
+    return len(np.broadcast_shapes(*shapes))
 
 
 def getitem(x, index):

@@ -199,6 +199,8 @@ class JacobianPlan:
     def _reverse(self, x, args):
         """(ncolors, n): one cotangent per row colour, one reverse sweep."""
         rec = Recording(lambda z: self.f(z, *args), x)
+        if self.ncolors == 0:  # an empty output (or no input)
+            return np.zeros((0, self.n), x.dtype)
         if math.prod(rec.y_shape) != self.m:
             raise ValueError(f"f returned {math.prod(rec.y_shape)} values at this x; the "
                              f"plan's pattern has {self.m} rows. Make a new plan.")

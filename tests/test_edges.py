@@ -28,10 +28,12 @@ from __future__ import annotations
 import functools
 import math
 
+import carriers
 import mpmath as mp
 import numpy as np
 import pytest
 import scipy.special as sc
+from carriers import check
 
 import dualdiff as dd
 from dualdiff import rules
@@ -490,3 +492,275 @@ def test_binary_row_at_the_edges(ufunc):
                     misses.append(mismatch(got[i], refs[k],
                                            f"{ufunc.__name__}_{k} at ({x!r}, {y!r}) ({mode})"))
     assert_all(misses)
+
+
+@pytest.mark.parametrize("n", [-1074, -1, 0, 3, 1023, 1100])
+def test_ldexp_row_at_the_edges(n):
+    """ldexp(x, n) = x 2^n: f' = 2^n (inf past 2^1023), f'' = 0; n has no derivative."""
+    xs = np.array(SIGNED)
+    misses = []
+    for mode, (g1, g2) in unary_modes(lambda v: np.ldexp(v, n), xs).items():
+        for i, x in enumerate(xs):
+            if g1 is not None:
+                misses.append(mismatch(g1[i], (mp.mpf(2) ** n, mp.mpf(2) ** n),
+                                       f"ldexp(., {n})' at {x!r} ({mode})"))
+            if g2 is not None:
+                misses.append(mismatch(g2[i], (mp.mpf(0), mp.mpf(0)), f"ldexp'' ({mode})"))
+    assert_all(misses)
+
+
+@pytest.mark.parametrize("s", [1.5, 2.0, 10.0])
+def test_zeta_row_in_q_at_the_edges(s):
+    """zeta(s, q): d/dq = -s zeta(s+1, q), d2/dq2 = s (s+1) zeta(s+2, q) (DLMF 25.11.17)."""
+    qs = [1e-300, 1e-8, 0.5, 3.0, 1e8, 1e150, 1e300]
+    d1 = lambda q: -s * mp.zeta(s + 1, q)  # noqa: E731
+    d2 = lambda q: s * (s + 1) * mp.zeta(s + 2, q)  # noqa: E731
+    misses = []
+    for mode, (g1, g2) in unary_modes(lambda v: sc.zeta(s, v), np.array(qs)).items():
+        for i, q in enumerate(qs):
+            for g, ref, k in ((g1, d1, "'"), (g2, d2, "''")):
+                r = truth(ref, (M(q),))
+                if g is not None and r is not None:
+                    misses.append(mismatch(g[i], r, f"zeta({s}, q){k} at {q!r} ({mode})"))
+    assert_all(misses)
+
+
+@pytest.mark.parametrize("ufunc", [np.heaviside, np.floor_divide])
+def test_piecewise_constant_binary_rows_are_flat_everywhere(ufunc):
+    xs, ys = (np.array(c) for c in zip(*[(x, y) for x, y in PAIRS if y != 0]))
+    for mode, (first, second) in binary_modes(ufunc, xs, ys).items():
+        for k, got in list(first.items()) + list(second.items()):
+            np.testing.assert_array_equal(got, 0.0, err_msg=f"{ufunc.__name__}_{k} {mode}")
+
+
+# -- second derivatives that hold at the edges (issue 9.3) -------------------------------------
+
+def _tanh2(x):  # -2 tanh sech^2, written with exp(-2|x|) (exact to a few ulps, 0 past 372)
+    e = np.exp(-2.0 * np.abs(x))
+    return -np.sign(x) * 8.0 * e * (1.0 - e) / (1.0 + e) ** 3
+
+
+SATURATED = np.array([0.3, -2.0, 20.0, -40.0, 355.0, -356.0, 400.0, -710.0, 800.0, 1e300])
+
+
+@pytest.mark.parametrize("method", ["auto", "hyperdual", "forward-over-reverse"])
+def test_saturated_tanh_and_expit_second_derivatives_in_every_hessian_path(method):
+    # n = 200: auto's Hessian takes forward-over-reverse (more than one block)
+    x = np.resize(SATURATED, 200)
+    h = dd.hessian(lambda v: np.sum(np.tanh(v)), x, method=method)
+    np.testing.assert_allclose(np.diag(h), _tanh2(x), rtol=1e-13, atol=0)
+    assert not np.any(h - np.diag(np.diag(h)))
+    h = dd.hessian(lambda v: np.sum(sc.expit(v)), x, method=method)
+    np.testing.assert_allclose(np.diag(h), _tanh2(x / 2) / 8, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("x", list(SATURATED))
+def test_saturated_second_derivatives_by_nested_derivative(x):
+    for f, ref in ((np.tanh, _tanh2(x)), (sc.expit, _tanh2(x / 2) / 8)):
+        got = dd.derivative(lambda t: dd.derivative(f, t), x)
+        assert math.isfinite(got) and abs(got - ref) <= 1e-13 * abs(ref), (f, x, got, ref)
+
+
+@pytest.mark.parametrize("method", ["hyperdual", "forward-over-reverse"])
+@pytest.mark.parametrize("part", [0, 1, 2])
+def test_value_gradient_and_hessian_inside_derivative_keep_the_outer_derivative(method, part):
+    # f(x; t) = t^2 (x0^2 x1 + x1): value, gradient and Hessian all depend on t
+    x = np.array([1.5, -2.0])
+
+    def vgh(t):
+        return dd.value_gradient_and_hessian(
+            lambda v: t * t * (v[0] ** 2 * v[1] + v[1]), x, method=method)[part]
+
+    t = 3.0
+    want = [2 * t * (x[0] ** 2 * x[1] + x[1]), 2 * t * np.array([2 * x[0] * x[1], x[0] ** 2 + 1]),
+            2 * t * np.array([[2 * x[1], 2 * x[0]], [2 * x[0], 0.0]])][part]
+    np.testing.assert_allclose(dd.derivative(vgh, t), want, rtol=1e-14)
+
+
+EMPTY_INTERMEDIATES = {
+    "inner slice": lambda x: np.sum(x**3) + np.sum(x[1:-1] ** 2),
+    "gradient": lambda x: np.sum(np.gradient(x) ** 2) + np.sum(x**3),
+    "empty product": lambda x: x**2 + np.prod(x[2:]) * x,
+    "empty concatenation": lambda x: np.concatenate([x[:0] * 2, x**3, np.sin(x[5:])]),
+}
+
+
+@pytest.mark.parametrize("name", list(EMPTY_INTERMEDIATES))
+def test_empty_intermediates_in_every_carrier(name):
+    check(EMPTY_INTERMEDIATES[name], np.array([0.7, -1.3]))
+
+
+def _exact_or_nan(got, want, what):
+    got = np.asarray(got)
+    ok = np.isnan(got) | (np.abs(got - want) <= 1e-14 * (1 + np.abs(want)))
+    assert ok.all(), f"{what}: {got.tolist()} is neither {np.asarray(want).tolist()} nor NaN"
+
+
+def test_norm_squared_at_zero_is_exact_or_nan_never_a_wrong_number():
+    # |x|^2 = x . x: gradient 2x = 0, Hessian 2 I -- through norm's kink at 0
+    f = lambda x: np.linalg.norm(x) ** 2  # noqa: E731
+    x = np.zeros(3)
+    for path, g in carriers.jacobians(f, x).items():
+        _exact_or_nan(g, 0.0, f"gradient ({path})")
+    want = 2 * np.eye(3)
+    for method in ("hyperdual", "forward-over-reverse"):
+        _exact_or_nan(dd.hessian(f, x, method=method), want, method)
+    _exact_or_nan(dd.jacobian(lambda y: dd.gradient(f, y, mode="forward"), x), want, "nested")
+    _exact_or_nan(dd.jacobian(lambda y: dd.gradient(f, y, mode="reverse"), x), want,
+                  "reverse inside forward")
+
+
+def test_sinc_second_derivative_at_zero_is_minus_pi_squared_over_three():
+    want = -math.pi**2 / 3
+    f = lambda x: np.sinc(x[0])  # noqa: E731
+    for method in ("hyperdual", "forward-over-reverse"):
+        assert dd.hessian(f, [0.0], method=method)[0, 0] == pytest.approx(want, rel=1e-15)
+    assert dd.derivative(lambda t: dd.derivative(np.sinc, t), 0.0) == pytest.approx(want,
+                                                                                 rel=1e-15)
+
+
+# -- structural edges (issue 9.5) ---------------------------------------------------------
+
+X234 = np.random.default_rng(5).normal(size=(2, 3, 4))
+MIXED_INDEXING = {  # advanced indices separated by a slice: NumPy puts their axes first
+    "int slice list": lambda x: x[1, 1:, [0, 2]],
+    "list slice list": lambda x: x[[0, 1], :, [3, 0]],
+    "list slice int": lambda x: x[[1, 0, 1], 1:, 2],
+    "array slice array": lambda x: x[np.array([[0], [1]]), :2, np.array([[1, 3]])],
+    "ellipsis between": lambda x: x[[1, 0], ..., [2, 2]],
+    "newaxis between": lambda x: x[[1, 0], None, :, [2, 2]],
+    "adjacent (stay in place)": lambda x: x[:, [0, 2], [1, 1]],
+    "mask and int": lambda x: x[1, :, np.array([True, False, True, True])],
+}
+
+
+@pytest.mark.parametrize("name", list(MIXED_INDEXING))
+def test_mixed_advanced_indexing_in_every_carrier(name):
+    check(MIXED_INDEXING[name], X234)
+
+
+def test_mixed_advanced_indexing_assignment():
+    def f(x):
+        out = np.zeros_like(x)
+        out[1, 1:, [0, 2]] = x[0, :2, :2] ** 2
+        return out
+
+    check(f, X234)
+
+
+INTERP_KNOTS = {
+    "list knots": lambda x: np.interp(x, [-1.0, 0.0, 2.0], [1.0, -1.0, 3.0]),
+    "int list knots": lambda x: np.interp(x, [-1, 0, 2], [1, -1, 3]),
+    "tuple knots": lambda x: np.interp(x, (-1.0, 0.0, 2.0), (1.0, -1.0, 3.0)),
+    "list values holding x": lambda x: np.interp(x, [-1.0, 0.0, 2.0], [x[0], -1.0, x[1] ** 2]),
+    "list knots holding x": lambda x: np.interp(x[:2], [-1.0, x[2], 2.0], [1.0, -1.0, 3.0]),
+    "scalar x": lambda x: np.interp(x[0], [-1.0, 0.0, 2.0], [1.0, -1.0, 3.0]),
+}
+
+
+def _interp_ref(x, xp, fp):
+    """np.interp written out (plain NumPy, complex-step capable in x, xp and fp)."""
+    xr, xpr = np.real(x), np.real(xp)
+    i = np.clip(np.searchsorted(xpr, xr, side="right") - 1, 0, len(xpr) - 2)
+    t = (x - xp[i]) / (xp[i + 1] - xp[i])
+    return fp[i] * (1 - t) + fp[i + 1] * t
+
+
+INTERP_REFS = {
+    "list values holding x": lambda x: _interp_ref(x, np.array([-1.0, 0.0, 2.0]),
+                                                   np.stack([x[0], -1.0 + 0 * x[0], x[1] ** 2])),
+    "list knots holding x": lambda x: _interp_ref(x[:2], np.stack([-1.0 + 0 * x[2], x[2],
+                                                                   2.0 + 0 * x[2]]),
+                                                  np.array([1.0, -1.0, 3.0])),
+}
+
+
+@pytest.mark.parametrize("name", list(INTERP_KNOTS))
+def test_interp_with_list_and_tuple_knots_in_every_carrier(name):
+    x = np.array([-0.4, 1.3, 0.2])  # strictly inside the intervals
+    ref = INTERP_REFS.get(name, lambda x: _interp_ref(x, np.array([-1.0, 0.0, 2.0]),
+                                                      np.array([1.0, -1.0, 3.0]))
+                          if name != "scalar x" else
+                          _interp_ref(x[0], np.array([-1.0, 0.0, 2.0]), np.array([1.0, -1.0, 3.0])))
+    check(INTERP_KNOTS[name], x, ref)
+
+
+@pytest.mark.parametrize("fn", [np.cumsum, np.cumprod, np.nancumsum, np.nancumprod])
+def test_cumulative_of_a_0d_carrier_is_1d_like_numpy(fn):
+    check(lambda x: fn(x[0] * x[1]), np.array([0.7, -1.3]),
+          lambda x: np.reshape(x[0] * x[1], (1,)))
+
+
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+def test_sparse_jacobian_of_an_empty_output(mode):
+    for f in (lambda x: x[:0], lambda x: np.sum(x) * np.zeros(0), lambda x: np.zeros((0, 2))):
+        jac = dd.jacobian(f, np.ones(3), sparsity="auto", mode=mode)
+        assert jac.shape == (0, 3) and jac.nnz == 0
+        plan = dd.jacobian_plan(f, np.ones(3), mode=mode)
+        assert plan(np.arange(3.0)).shape == (0, 3)
+
+
+OBJECT_ARRAYS = {  # np.array([d1, d2]) of scalar carriers: NumPy's object loops
+    "sin": lambda x: np.sin(np.array([x[0], x[1] * 2])),
+    "exp sqrt": lambda x: np.exp(np.array([x[0], x[1]])) + np.sqrt(np.array([x[1], x[0]]) ** 2),
+    # (NumPy's object loop calls arctan2/hypot as a method of the first operand's
+    # elements: each must be a carrier there)
+    "arctan2 hypot": lambda x: np.arctan2(np.array([x[0], x[1] * 0.5]), np.array([2.0, x[1]]))
+    * np.hypot(np.array([x[0], x[1]]), 1.5),
+    "operators": lambda x: 2.0 * np.array([x[0], x[1], 3.0]) ** 2 - np.array([1.0, x[0], x[1]]),
+    "sum and carrier": lambda x: np.sum(np.array([x[0], x[1] ** 2])) * x,
+    "concatenate": lambda x: np.concatenate([np.array([x[1], 2.0]), x]),
+    "floor": lambda x: np.floor(np.array([x[0] * 3, x[1]])) + np.array([x[0], x[1]]),
+}
+
+
+@pytest.mark.parametrize("name", list(OBJECT_ARRAYS))
+def test_arrays_of_scalar_carriers_through_ufuncs_in_every_carrier(name):
+    x = np.array([0.7, 1.3])
+    if name == "floor":  # (floor is not analytic: the reference floors the real part)
+        ref = lambda x: np.floor(np.real(np.array([x[0] * 3, x[1]]))) + x  # noqa: E731
+    elif name == "arctan2 hypot":  # (plain NumPy's arctan2/hypot take no complex input)
+        ref = lambda x: np.arctan(np.array([x[0] / 2.0, 0.5 + 0 * x[1]])) * np.sqrt(  # noqa: E731
+            x**2 + 1.5**2)
+    else:
+        ref = None
+    check(OBJECT_ARRAYS[name], x, ref)
+
+
+def test_an_object_array_of_constants_is_a_valid_output():
+    for path, j in carriers.jacobians(lambda x: np.array([1.0, 2.0], dtype=object),
+                                      np.ones(2)).items():
+        np.testing.assert_array_equal(j, np.zeros((2, 2)), err_msg=path)
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
+    "np.array/np.r_/np.c_ of non-scalar carriers and np.mean/std/var of a list of carriers "
+    "never reach dualdiff: NumPy does not dispatch on the elements of a list, builds an "
+    "array from each element's __array__ (which refuses a non-scalar carrier, as "
+    "np.asarray(x) must), and np.mean converts its object-array sum with np.float64 (which "
+    "would drop the derivative); np.stack / np.concatenate / x.mean() work"))
+@pytest.mark.parametrize("f", [lambda x: np.array([x[:2], x[1:]]),
+                               lambda x: np.r_[x[:2], x[0] * 3],
+                               lambda x: np.c_[x[:2], x[1:]],
+                               lambda x: np.mean([x[0], x[1] ** 2]),
+                               lambda x: np.var([x[0], x[1] ** 2])],
+                         ids=["np.array", "np.r_", "np.c_", "np.mean", "np.var"])
+def test_numpy_containers_of_carriers_that_numpy_never_dispatches(f):
+    dd.jacobian(f, np.array([0.7, 1.3, -0.4]), mode="forward")
+
+
+EINSUM_INTERLEAVED = {
+    "matmul": lambda x: np.einsum(x[:4].reshape(2, 2), [0, 1], x[4:].reshape(2, 2), [1, 2],
+                                  [0, 2]),
+    "implicit output": lambda x: np.einsum(x[:4].reshape(2, 2), [0, 1], x[4:6], [1]),
+    "trace": lambda x: np.einsum(x[:4].reshape(2, 2), [0, 0]),
+    "constant operand": lambda x: np.einsum(np.arange(4.0).reshape(2, 2), [1, 0], x[:2], [1],
+                                            [0]),
+    "ellipsis": lambda x: np.einsum(x.reshape(2, 2, 2), [Ellipsis, 0, 1], x[:2], [1],
+                                    [Ellipsis, 0]),
+}
+
+
+@pytest.mark.parametrize("name", list(EINSUM_INTERLEAVED))
+def test_einsum_interleaved_form_in_every_carrier(name):
+    check(EINSUM_INTERLEAVED[name], np.random.default_rng(9).normal(size=8))
