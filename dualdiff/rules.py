@@ -207,7 +207,8 @@ UNARY = {
     np.positive: (1.0, 0.0),
     np.conjugate: (1.0, 0.0),
     np.square: (lambda x, y: 2.0 * x, 2.0),
-    np.sqrt: (lambda x, y: 0.5 / y, lambda x, y, d: -0.5 * d / x),
+    # (y + 0.0: sqrt(-0.0) = -0.0, and f' there is +inf; f'' = -x**-1.5 / 4 = -2 f'^3)
+    np.sqrt: (lambda x, y: 0.5 / (y + 0.0), lambda x, y, d: -2.0 * d * d * d),
     np.cbrt: (lambda x, y: 1.0 / (3.0 * y * y), lambda x, y, d: -2.0 * d / (3.0 * x)),
     np.reciprocal: (lambda x, y: -y * y, lambda x, y, d: 2.0 * y * y * y),
     np.exp: (lambda x, y: y, lambda x, y, d: y),
@@ -265,10 +266,11 @@ def _pow_shift(x, y, k: float):
     if (r == 0) if isinstance(r, float) else not np.any(r != 0):
         return x ** e
     # |y| >= 2**53: r is a whole number and x**r is exact (also for x < 0); where x**e is
-    # already 0 or inf, x**r changes only the sign
+    # already 0 or inf, x**r changes only the sign.  (r is NaN at y = +-inf: no correction)
     p = x ** e
+    r = np.where(np.isfinite(r), r, 0.0)
     whole = np.abs(r) >= 1.0
-    fix = 1.0 + r * np.log(np.where(x == 0, 1.0, np.abs(x)))
+    fix = np.where(r == 0, 1.0, 1.0 + r * np.log(np.where(x == 0, 1.0, np.abs(x))))
     if not np.any(whole):
         return p * fix
     rw = np.where(whole, r, 0.0)
