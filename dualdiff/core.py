@@ -674,9 +674,23 @@ def nan_safe_product(t, d):
     if type(d) is np.float64 or type(d) is float:
         if d - d == 0.0:  # finite
             return out
-    elif isinstance(d, (int, np.integer)) or np.isfinite(d).all():
+    elif isinstance(d, (int, np.integer)) or all_finite(d):
         return out
     return np.where(all_zero(t), 0.0, out)
+
+
+def all_finite(d) -> bool:
+    """True when d is finite in its value and in every derivative part (nested carriers:
+    a Dual(1e300, inf) is not finite, and 0 times it must stay 0).
+
+    >>> from dualdiff import Dual
+    >>> all_finite(np.ones(2)), all_finite(Dual(1.0, np.inf))
+    (True, False)
+    """
+    if not isinstance(d, Carrier):
+        return bool(np.isfinite(d).all())
+    return all_finite(d.value) and all(
+        all_finite(p) for p, _, _ in d._orders() if isinstance(p, (np.ndarray, Carrier)))
 
 
 # -- kinks -------------------------------------------------------------------------------

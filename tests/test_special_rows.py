@@ -18,7 +18,7 @@ multiple of SciPy's own value (beta) also get that value's measured error, which
 written with it can remove.  Documented exceptions: ive's second derivative for 1 <= |x| <
 max(25, v^2) (see IVE_MID) and beta's mixed partial (see _beta_ab_loss).  Each point is
 run in forward mode (dd.jacobian forward, dd.derivative), reverse mode (dd.gradient),
-hyper-dual and forward-over-reverse Hessians.
+hyper-dual and forward-over-reverse Hessians, and a derivative of a derivative (jvp of jvp).
 """
 
 from __future__ import annotations
@@ -111,12 +111,15 @@ def modes_1d(f, xs):
         gr = dd.gradient(lambda v: np.sum(f(v)), xs, mode="reverse")
         h1 = dd.hessian(lambda v: np.sum(f(v)), xs, method="hyperdual")
         h2 = dd.hessian(lambda v: np.sum(f(v)), xs, method="forward-over-reverse")
+        one = np.ones_like(xs)
+        nest = dd.jvp(lambda v: dd.jvp(f, v, one)[1], xs, one)[1]  # derivative of derivative
         d0 = dd.derivative(lambda t: f(t), float(xs[0]))
     for m in (jf, h1, h2):
         assert np.all(m[off] == 0)
     return {"jacobian(forward)": (np.diag(jf), None), "gradient(reverse)": (gr, None),
             "hessian(hyperdual)": (None, np.diag(h1)),
             "hessian(forward-over-reverse)": (None, np.diag(h2)),
+            "jvp(forward-over-forward)": (None, nest),
             "derivative": (np.array([d0] + [np.nan] * (n - 1)), None)}
 
 
@@ -134,7 +137,7 @@ def check_1d(f, xs, d1, d2, name, factor=None, d3=None):
                 assert_close(g1[i], r1, f"{name} f' at {x!r} ({mode})", fac1)
             if g2 is not None:
                 assert_close(g2[i], r2, f"{name} f'' at {x!r} ({mode})",
-                             nested if "reverse" in mode else fac2)
+                             nested if "over" in mode else fac2)
 
 
 # -- references (mpmath, DLMF) ----------------------------------------------------
@@ -589,6 +592,10 @@ def check_2d(name, pts):
         gr = dd.gradient(lambda v: np.sum(f(v)), w, mode="reverse")
         hs = {m: dd.hessian(lambda v: np.sum(f(v)), w, method=m)
               for m in ("hyperdual", "forward-over-reverse")}
+        ea = np.concatenate([np.ones(n), np.zeros(n)])
+        eb = 1.0 - ea
+        nest = {key: dd.jvp(lambda v, s=s_: dd.jvp(f, v, s)[1], w, t)[1]
+                for key, s_, t in (("aa", ea, ea), ("ab", ea, eb), ("bb", eb, eb))}
     for i, (a, b) in enumerate(pts):
         args = [M(a), M(b)]
         extra = 0.0
@@ -601,7 +608,7 @@ def check_2d(name, pts):
 
         def ok(got, key, mode):
             val = refs[key][0]
-            nested = mode == "forward-over-reverse"
+            nested = "over" in mode
             assert_close(got, refs[key], f"{name}{(a, b)} d{key} ({mode})",
                          factor=fac.get(key, 1.0) if nested else 1.0,
                          extra=2 * extra * abs(val))
@@ -615,6 +622,8 @@ def check_2d(name, pts):
             ok(h[i, n + i], "ab", m)
             ok(h[n + i, i], "ab", m)
             ok(h[n + i, n + i], "bb", m)
+        for key, got in nest.items():
+            ok(got[i], key, "jvp(forward-over-forward)")
 
 
 @pytest.mark.parametrize("name", sorted(BIN2_CASES))
