@@ -189,7 +189,7 @@ def close_at_edges(got, want, what, value):
 
 
 @pytest.mark.parametrize("ufunc", list(UNARY), ids=lambda u: u.__name__)
-@settings(max_examples=12)
+@settings(max_examples=8)
 @given(shape=SHAPES, seed=SEEDS, edge=st.just(False))
 @example(shape=EDGES.shape, seed=0, edge=True)
 def test_unary_row(ufunc, shape, seed, edge):
@@ -365,7 +365,7 @@ EDGE_Y = np.array([0.0, 1.0, 1.0, -1.0, 2.0, -0.0, 1.0, np.inf, 1.0, np.nan, 2.0
 
 
 @pytest.mark.parametrize("ufunc", list(BINARY), ids=lambda u: u.__name__)
-@settings(max_examples=12)
+@settings(max_examples=8)
 @given(shapes=mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3), seed=SEEDS,
        edge=st.just(False))
 @example(shapes=BroadcastableShapes(input_shapes=(EDGE_X.shape, EDGE_Y.shape),
