@@ -393,7 +393,7 @@ def _floor_ratio(rounding):
 
 C0 = lambda x, y: 0  # noqa: E731
 #: both signs, every magnitude class: 0, subnormal, tiny, small, O(1), large, huge, max
-B_VALUES = [0.0, 5e-324, -1e-300, 1e-8, -0.75, 1.0, 3.0, -710.0, 1e150, -1e300, 1.7e308]
+B_VALUES = [0.0, 5e-324, -1e-300, -0.75, 1.0, -710.0, 1e150, -1e300, 1.7e308]
 PAIRS = [(x, y) for x in B_VALUES for y in B_VALUES]
 #: ufunc: ({partial: mpmath function of (x, y)}, points); partials by hand
 B_ROWS = {

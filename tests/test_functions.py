@@ -410,6 +410,20 @@ def test_conjugating_products():
     check(lambda x: np.corrcoef(x.reshape(3, 4)), x, corr_ref)
 
 
+def _bins(idx, w, n):  # np.bincount written out (plain sums: complex-step capable)
+    return np.stack([sum((w[i] for i in range(len(idx)) if idx[i] == b), 0 * w[0])
+                     for b in range(n)])
+
+
+def test_bincount_is_linear_in_its_weights():
+    x = rnd(6, seed=14)
+    idx = [0, 2, 2, 1, 0, 4]
+    check(lambda x: np.bincount(idx, weights=x**2, minlength=7), x,
+          lambda x: _bins(idx, x**2, 7))
+    check(lambda x: np.bincount(np.array([3, 0, 3]), weights=np.sin(x[:3])) * x[3], x,
+          lambda x: _bins([3, 0, 3], np.sin(x[:3]), 4) * x[3])
+
+
 def test_misc_elementwise_wrappers():
     x = rnd(6, seed=11) * 3
     # rounding is piecewise constant: the reference rounds the real part only
