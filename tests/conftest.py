@@ -48,6 +48,8 @@ settings.load_profile("dualdiff")
 
 def pytest_collection_finish(session):
     """Selected notebook tests: start their kernels now, to run beside the other tests."""
+    if session.config.option.collectonly:
+        return
     for item in session.items:
         if item.name.startswith("test_notebook_executes"):
             item.module.start_background()
