@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize._numdiff import group_columns
 
 
 def as_pattern(pattern) -> sp.csr_array:
@@ -130,8 +131,6 @@ def scipy_groups(pattern) -> int:
     >>> scipy_groups(np.eye(3))
     1
     """
-    from scipy.optimize._numdiff import group_columns
-
     return int(group_columns(sp.csc_matrix(as_pattern(pattern)), order=0).max(initial=-1) + 1)
 
 

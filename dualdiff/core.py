@@ -513,6 +513,28 @@ for _f in (np.sum, np.mean, np.prod, np.std, np.var, np.max, np.min, np.cumsum,
 Carrier.conj = Carrier.conjugate
 
 
+def _element_method(ufunc):
+    def method(self, *args):
+        return ufunc(self, *args)
+
+    method.__name__ = ufunc.__name__
+    method.__doc__ = (f"``np.{ufunc.__name__}(self, ...)``: NumPy's object loop calls it on "
+                      f"each element of an object array (``np.array([d1, d2])``).")
+    return method
+
+
+# np.sin(np.array([d1, d2])) of scalar carriers runs NumPy's object loop, which calls the
+# method named after the ufunc on every element (math.floor & co. for floor/ceil/trunc)
+for _uf in sorted(set(rules.UNARY) | set(rules.BINARY) | rules.PIECEWISE_CONSTANT, key=str):
+    _name = getattr(_uf, "__name__", "")
+    if isinstance(_uf, np.ufunc) and getattr(np, _name, None) is _uf \
+            and not hasattr(Carrier, _name):
+        setattr(Carrier, _name, _element_method(_uf))
+Carrier.__floor__ = _element_method(np.floor)
+Carrier.__ceil__ = _element_method(np.ceil)
+Carrier.__trunc__ = _element_method(np.trunc)
+
+
 def _binop(ufunc):
     # Operators go straight to apply_ufunc: NumPy's dispatch has nothing to add.
     def forward(self, other):
@@ -829,7 +851,7 @@ def nan_safe_product(t, d):
     if type(d) is np.float64 or type(d) is float:
         if d - d == 0.0:  # finite
             return out
-    elif isinstance(d, (int, np.integer)) or np.isfinite(d).all():
+    elif isinstance(d, (int, np.integer)) or all_finite(d):
         return out
     zero = all_zero(t)
     if isinstance(t, Carrier):  # a mask from the values of a pass another pass records
@@ -842,6 +864,20 @@ def _report(fn, args, result) -> None:
     computation keeps as a constant (as :func:`frozen` does): a prepared plan re-checks it."""
     for r in _RECORDERS.get():
         r.observe(fn, args, {}, result, True)
+
+
+def all_finite(d) -> bool:
+    """True when d is finite in its value and in every derivative part (nested carriers:
+    a Dual(1e300, inf) is not finite, and 0 times it must stay 0).
+
+    >>> from dualdiff import Dual
+    >>> all_finite(np.ones(2)), all_finite(Dual(1.0, np.inf))
+    (True, False)
+    """
+    if not isinstance(d, Carrier):
+        return bool(np.isfinite(d).all())
+    return all_finite(d.value) and all(
+        all_finite(p) for p, _, _ in d._orders() if isinstance(p, (np.ndarray, Carrier)))
 
 
 # -- kinks -------------------------------------------------------------------------------
@@ -1439,6 +1475,23 @@ def _adjacent(index: tuple) -> bool:
     pos = [i for i, v in enumerate(index) if not (v is None or v is Ellipsis or
                                                    isinstance(v, slice))]
     return not pos or pos[-1] - pos[0] == len(pos) - 1
+
+
+def advanced_front(index) -> int:
+    """How many axes NumPy puts in front of ``part[(slice(None),) + index]`` (a part with
+    one leading direction axis) that ``value[index]`` does not have before it: where
+    advanced indices are separated by a slice, ellipsis or newaxis NumPy moves their
+    broadcast axes to the front, ahead of the direction axis; 0 otherwise.
+
+    >>> advanced_front((1, slice(1, None), [0, 2])), advanced_front((slice(None), [0, 1]))
+    (1, 0)
+    """
+    index = index if isinstance(index, tuple) else (index,)
+    if _basic(index) or _adjacent(index):
+        return 0
+    shapes = [np.shape(np.nonzero(i)[0]) if np.asarray(i).dtype == bool else np.shape(i)
+              for i in index if not (i is None or i is Ellipsis or isinstance(i, slice))]
+    return len(np.broadcast_shapes(*shapes))
 
 
 def getitem(x, index):

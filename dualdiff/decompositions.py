@@ -48,6 +48,7 @@ import math
 import numpy as np
 
 from .core import Carrier, discrete, find_owner, frozen, implements, primal, primitive
+from .hyperdual import HyperDual
 from .primitives import Primitive, is_complex, lower_symmetric, lower_symmetric_adjoint, real_only
 
 la = np.linalg
@@ -421,8 +422,6 @@ def pinv(a, rcond=None, hermitian: bool = False, *, rtol=np._NoValue):
 
 def _order(x) -> int:
     """How many nested infinitesimal parts x carries (a HyperDual counts two)."""
-    from .hyperdual import HyperDual
-
     d = 0
     while isinstance(x, Carrier):
         d += 2 if isinstance(x, HyperDual) else 1

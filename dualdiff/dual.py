@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arrays import expand, zeros
-from .core import Carrier, nan_safe_product, primal
+from .core import Carrier, advanced_front, nan_safe_product, primal
 
 _F64 = np.float64
 
@@ -167,4 +167,6 @@ class Dual(Carrier):
         if parts is None:
             self.tangent[head] = 0
         else:
-            self.tangent[head] = fit_item(parts[0], np.ndim(self.value[index]))
+            t = fit_item(parts[0], np.ndim(self.value[index]))
+            front = advanced_front(index)  # (NumPy moved advanced axes ahead of k)
+            self.tangent[head] = np.moveaxis(t, 0, front) if front else t

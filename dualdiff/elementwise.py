@@ -8,7 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from .arrays import expand
-from .core import apply_ufunc, discrete, find_owner, implements, linear, primal
+from .core import (
+    apply_ufunc,
+    discrete,
+    implements,
+    linear,
+    operand,
+    primal,
+)
 from .shape import condition
 
 
@@ -98,8 +105,7 @@ def _sinc(x):
 def _interp(x, xp, fp, left=None, right=None, period=None):
     if period is not None:
         raise TypeError("np.interp(..., period=) is not supported by dualdiff")
-    xp = np.asarray(xp) if isinstance(xp, list) and find_owner(xp) is None else xp
-    fp = np.asarray(fp) if isinstance(fp, list) and find_owner(fp) is None else fp
+    x, xp, fp = operand(x), operand(xp), operand(fp)  # (lists, also of carriers)
     n = np.shape(xp)[0]
     i = np.clip(discrete(np.searchsorted, (xp, x), {"side": "right"}, select=True) - 1,
                 0, n - 2)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arrays import expand, zeros
-from .core import Carrier, nan_safe_product, new_tag, primitive
+from .core import Carrier, advanced_front, nan_safe_product, new_tag, primitive
 from .dual import Dual, direction_part, fit_item, part_dtype
 
 
@@ -184,8 +184,10 @@ class HyperDual(Carrier):
     def _write(self, index, parts) -> None:
         head = (slice(None),) + (index if isinstance(index, tuple) else (index,))
         nd = np.ndim(self.value[index])
+        front = advanced_front(index)  # (NumPy moved advanced axes ahead of k)
         for part, item in zip(self.parts, parts or (None, None, None)):
-            part[head] = 0 if item is None else fit_item(item, nd)
+            t = 0 if item is None else fit_item(item, nd)
+            part[head] = np.moveaxis(t, 0, front) if front and item is not None else t
 
 
 def _full(t, k, shape, dtype, inputs):

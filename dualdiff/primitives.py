@@ -108,8 +108,10 @@ def _matmul_vjp(z, primals, u, needs):
 def _matmul_structure(out, primals, masks, live):
     """out[i, j] = sum_k a[i, k] b[k, j]: d out[i, j] / d a[i, k] = b[k, j] (1-D/2-D)."""
     a, b = masks
-    if a.ndim > 2 or b.ndim > 2:
-        return _einsum_structure("...ij,...jk->...ik", out, masks, live)
+    if a.ndim > 2 or b.ndim > 2:  # batched (a vector operand has no batch axes)
+        spec = {1: "j,...jk->...k"}.get(a.ndim) or {1: "...ij,j->...i"}.get(b.ndim) \
+            or "...ij,...jk->...ik"
+        return _einsum_structure(spec, out, masks, live)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
     m, p = a2.shape

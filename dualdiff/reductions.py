@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from .core import HANDLED, discrete, find_owner, implements, linear
+from .core import HANDLED, discrete, find_owner, implements, linear, strip
 from .shape import axes_of, reject, shifted
 
 
@@ -23,6 +23,26 @@ def _sum(a, axis=None, dtype=None, keepdims=False, initial=np._NoValue, where=np
 
     return linear(lambda p: np.sum(p, axis=shifted(axes), keepdims=keepdims), a,
                   op=lambda v: np.sum(v, axis=axes, keepdims=keepdims), adjoint=adjoint)
+
+
+@implements(np.bincount)
+def _bincount(x, weights=None, minlength=0):
+    """Counts are a discrete result; with weights each bin is a sum of weights, linear in
+    them: ``w @ M`` with the one-hot matrix ``M[i, x_i] = 1``.
+
+    >>> import dualdiff as dd
+    >>> dd.jacobian(lambda w: np.bincount([0, 2, 0], weights=w), np.ones(3)).tolist()
+    [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    """
+    if find_owner([weights]) is None:
+        return discrete(np.bincount, (x,), {"weights": weights, "minlength": minlength})
+    idx = np.asarray(strip(x))
+    bins = np.bincount(idx, minlength=minlength).size  # (NumPy's errors for bad x)
+    onehot = np.zeros((idx.size, bins))
+    onehot[np.arange(idx.size), idx] = 1.0
+    return linear(lambda p: np.matmul(p, onehot), weights,
+                  op=lambda w: np.bincount(idx, weights=w, minlength=minlength),
+                  adjoint=lambda u: u[:, idx])
 
 
 def to_last(a, axis):

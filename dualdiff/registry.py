@@ -20,7 +20,7 @@ DISCRETE.update({
     np.digitize, np.lexsort, np.isclose, np.allclose, np.array_equal, np.array_equiv,
     np.all, np.any, np.isreal, np.iscomplex, np.isneginf, np.isposinf, np.isin,
     np.diag_indices_from, np.tril_indices_from, np.triu_indices_from, np.ravel_multi_index,
-    np.unravel_index, np.linalg.matrix_rank, np.bincount, np.histogram_bin_edges, np.ix_,
+    np.unravel_index, np.linalg.matrix_rank, np.histogram_bin_edges, np.ix_,
     np.packbits, np.unpackbits, np.busday_count, np.busday_offset, np.is_busday,
     np.datetime_as_string,
 })

@@ -47,6 +47,8 @@ import numpy as np
 import scipy.special._ufuncs as U
 
 from .rules import NONDIFF
+from .rules import mills as _mills
+from .rules import sinpi_cospi as _sinpi_cospi
 
 zeta = U._zeta  # Hurwitz zeta(s, q), the ufunc behind scipy.special.zeta
 
@@ -60,16 +62,6 @@ LOG_PI = math.log(math.pi)
 
 # -- shared helpers (all written with calls that run on carriers) ---------------
 
-def _mills(u):
-    """K(u) = 1 / (sqrt(pi) erfcx(u)) for u >= 3/2: 100 levels of Laplace's continued
-    fraction u + (1/2)/(u + 1/(u + (3/2)/(u + ...))), all terms positive (relative
-    truncation error < 1e-17 at u = 3/2, less above)."""
-    t = u
-    for k in range(100, 0, -1):
-        t = u + (0.5 * k) / t
-    return t
-
-
 def _tail(x, y, w, u, body, scale):
     """f' of an inverse of erfc-like functions: ``scale / (w K(u))`` where |y| is in the
     tail (u >= 3/2, w the complement of x there), ``body(y)`` elsewhere (where
@@ -81,14 +73,6 @@ def _tail(x, y, w, u, body, scale):
     ww = np.where(tail, w, 1.0)
     yb = np.where(tail, 0.0, y)
     return np.where(tail, scale / (ww * _mills(uu)), body(yb))
-
-
-def _sinpi_cospi(x):
-    """(sin(pi x), cos(pi x)) without the rounding of pi * x: x = n + r, |r| <= 1/2."""
-    n = np.round(x)
-    r = x - n
-    sign = np.where(np.remainder(n, 2.0) != 0, -1.0, 1.0)
-    return sign * np.sin(PI * r), sign * np.cos(PI * r)
 
 
 # Bernoulli numbers B_2 ... B_16 for the asymptotic series of lgamma / digamma

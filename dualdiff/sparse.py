@@ -45,12 +45,16 @@ class Discretes(list):
     already covers every outcome are left out), compared between passes."""
 
     def observe(self, fn, args, kwargs, result, select=False):
-        if not select:
-            self.append((getattr(fn, "__name__", repr(fn)), np.asarray(result)))
+        if not select:  # (a tuple result, as lstsq's, is kept as a tuple of arrays)
+            result = tuple(result) if isinstance(result, tuple) else (result,)
+            self.append((getattr(fn, "__name__", repr(fn)),
+                         tuple(np.asarray(r) for r in result)))
 
     def same(self, other) -> bool:
         return len(self) == len(other) and all(
-            a == c and np.shape(b) == np.shape(d) and np.array_equal(b, d, equal_nan=True)
+            a == c and len(b) == len(d) and all(
+                np.shape(p) == np.shape(q) and np.array_equal(p, q, equal_nan=True)
+                for p, q in zip(b, d))
             for (a, b), (c, d) in zip(self, other))
 
 
@@ -204,6 +208,8 @@ class JacobianPlan:
         """(ncolors, n): one cotangent per row colour, one reverse sweep."""
         with recording(Discretes()) as seen:
             rec = Recording(lambda z: self.f(z, args), x)
+        if self.ncolors == 0:  # an empty output (or no input)
+            return np.zeros((0, self.n), x.dtype), [seen]
         if math.prod(rec.y_shape) != self.m:
             raise ValueError(f"f returned {math.prod(rec.y_shape)} values at this x; the "
                              f"plan's pattern has {self.m} rows. Make a new plan.")

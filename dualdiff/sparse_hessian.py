@@ -68,9 +68,9 @@ def hvp_pass(f, x, seed, args):
     check_scalar(rec.value, "hessian")
     g = rec.sweep(np.ones((1,), rec.x_dtype))[0]
     _, (t,) = unpack(g, xin)
-    seen = Discretes(
-        (getattr(guard.fn, "__name__", repr(guard.fn)), np.asarray(guard.result))
-        for guard in rec.guards if not guard.select)
+    seen = Discretes()
+    for guard in rec.guards:
+        seen.observe(guard.fn, (), {}, guard.result, guard.select)
     return np.reshape(t, (seed.shape[0], -1)), seen
 
 

@@ -46,6 +46,21 @@ from .core import (
 )
 
 
+def _adjoint_term(f, u):
+    """``f * u`` for a local partial f and cotangents u, NaN-safe: 0 where f is 0 (u
+    inf/nan: a zero partial nearer the input, as forward mode's zero tangent), and, for
+    plain cotangents, 0 where u is 0 (f inf/nan: no path from this output through the
+    element -- the rows of the reverse Jacobian of sqrt at [0, 4] are [inf, 0] and
+    [0, 0.25], not [nan, 0.25]).  Carrier cotangents (nested passes) keep 0 * inf = nan:
+    their zeros are computed (norm(x)**2 at 0: 2 norm(x) = 0 against norm's inf second
+    derivative), and their own parts are NaN-safe."""
+    term = nan_safe_product(f, u)
+    if isinstance(u, Carrier) or ((f - f == 0) if isinstance(f, float)
+                                  else np.isfinite(f).all()):
+        return term
+    return np.where(u == 0, 0.0, term)
+
+
 class NoReverseRule(TypeError):
     """Something the tape cannot record (a primitive without a vjp rule); auto mode
     falls back to forward mode."""
@@ -117,7 +132,7 @@ class Elementwise(Node):
                 if f is None:
                     out.append(None)
                     continue
-                term = u if type(f) is float and f == 1.0 else nan_safe_product(f, u)
+                term = u if type(f) is float and f == 1.0 else _adjoint_term(f, u)
                 out.append(sum_to(term, a.shape))
         return tuple(out)
 

@@ -11,7 +11,7 @@ def cs_jacobian(f, x):
     """Complex-step Jacobian of f at real x: exact to rounding where f is analytic and its
     plain-NumPy implementation accepts complex input.  Shape f(x).shape + x.shape."""
     x = np.asarray(x, dtype=float)
-    y0 = np.asarray(f(x))
+    y0 = np.asarray(f(x.copy()))  # (f may write into its argument)
     cols = []
     for j in range(x.size):
         e = np.zeros(x.size, dtype=complex)
@@ -25,7 +25,7 @@ def cd_jacobian(f, x, h=1e-6):
     """Central-difference Jacobian: truncation h^2/6 |f'''|, rounding ~eps |f| / h, so about
     1e-10 relative for h = 1e-6 on well-scaled smooth functions (use rtol ~1e-7)."""
     x = np.asarray(x, dtype=float)
-    y0 = np.asarray(f(x))
+    y0 = np.asarray(f(x.copy()))  # (f may write into its argument)
     cols = []
     for j in range(x.size):
         e = np.zeros(x.size)

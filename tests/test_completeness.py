@@ -1,14 +1,17 @@
 """Every NumPy function that dispatches to a Dual is handled, primal-only, or refused by name.
 
 Walks ``numpy``, ``numpy.linalg`` and ``numpy.fft`` for every function that dispatches through
-``__array_function__`` (it has ``_implementation``) and every ufunc, so a NumPy upgrade that adds
-a function makes this test fail until the function is classified.
+``__array_function__`` (it has ``_implementation``) and every ufunc, and every ufunc of
+``scipy.special``, so a NumPy or SciPy upgrade that adds a function makes this test fail until
+the function is classified (a scipy.special ufunc without a row is refused by name).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.special as sc
+import scipy.special._ufuncs as U
 
 from dualdiff import Dual, core, rules
 
@@ -28,6 +31,9 @@ def _walk():
 
 
 FUNCS, UFUNCS = _walk()
+#: scipy.special's ufuncs (the private ones behind public names too, e.g. _zeta)
+SPECIAL = {getattr(U, n): f"scipy.special.{n.lstrip('_')}" for n in dir(U)
+           if isinstance(getattr(U, n), np.ufunc) and not n.startswith("__")}
 RULE_UFUNCS = (set(rules.UNARY) | set(rules.BINARY) | rules.PIECEWISE_CONSTANT
                | rules.DISCRETE_UFUNCS)
 
@@ -79,29 +85,33 @@ def test_unsupported_ufuncs_raise_naming_themselves(ufunc):
 # how to call a discrete function on Dual arguments where one or two of them is not enough
 CALLS = {
     np.argpartition: lambda d: np.argpartition(d, 1),
-    np.busday_count: None, np.busday_offset: None, np.is_busday: None,
-    np.datetime_as_string: None,  # dates: no float arrays to hold a derivative
     np.ravel_multi_index: lambda d: np.ravel_multi_index((d > 1,), (2,)),
     np.unravel_index: lambda d: np.unravel_index(np.argmax(d), (3,)),
-    np.packbits: lambda d: np.packbits(d > 1), np.unpackbits: None,
-    np.bincount: lambda d: np.bincount(np.array([0, 1]), weights=None) if False else None,
+    np.packbits: lambda d: np.packbits(d > 1),
     np.histogram_bin_edges: lambda d: np.histogram_bin_edges(d, bins=2),
-    np.lexsort: lambda d: np.lexsort((d, d)), np.ix_: None,
+    np.lexsort: lambda d: np.lexsort((d, d)),
     np.digitize: lambda d: np.digitize(d, np.array([1.0, 2.0])),
     np.diag_indices_from: lambda d: np.diag_indices_from(d[None] * d[:, None]),
     np.tril_indices_from: lambda d: np.tril_indices_from(d[None] * d[:, None]),
     np.triu_indices_from: lambda d: np.triu_indices_from(d[None] * d[:, None]),
 }
+#: discrete functions that take no float array (dates, bits, index grids): a carrier there
+#: gets NumPy's own error, never a result
+NOT_FOR_FLOATS = {np.busday_count, np.busday_offset, np.is_busday, np.datetime_as_string,
+                  np.unpackbits}
 
 
 @pytest.mark.parametrize("func", sorted(core.DISCRETE & set(FUNCS), key=lambda f: FUNCS[f]),
                          ids=lambda f: FUNCS[f])
 def test_discrete_functions_return_plain_results(func):
     d = _dual()
-    call = CALLS.get(func, "default")
+    if func in NOT_FOR_FLOATS:
+        with pytest.raises((TypeError, ValueError)) as info:
+            func(d)
+        assert "dualdiff" not in str(info.value)  # NumPy's own refusal of a float array
+        return
+    call = CALLS.get(func)
     if call is None:
-        pytest.skip(f"{FUNCS[func]} takes no float arrays (dates, bits, integer counts)")
-    if call == "default":
         for nargs in (1, 2):
             try:
                 out = func(*[d] * nargs)
@@ -113,8 +123,47 @@ def test_discrete_functions_return_plain_results(func):
             pytest.fail(f"{FUNCS[func]} could not be called on a Dual; add it to CALLS")
     else:
         out = call(d)
-    for o in out if isinstance(out, tuple) else (out,):
-        assert not isinstance(o, Dual) and not isinstance(o, core.Carrier)
+    outs = out if isinstance(out, tuple) else (out,)
+    assert outs and all(o is not None for o in outs)
+    for o in outs:
+        assert not isinstance(o, core.Carrier)
+        assert np.asarray(o).dtype != object
+
+
+def test_walk_finds_scipy_special():
+    assert len(SPECIAL) > 200 and sc.erf in SPECIAL and sc.jv in SPECIAL
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_every_scipy_special_ufunc_has_a_row_or_is_refused_by_name():
+    """A scipy.special ufunc with no row raises a TypeError naming it (never a result
+    without a derivative); one with a row gives a carrier."""
+    rowed, refused = [], []
+    for uf, name in SPECIAL.items():
+        args = [_dual()[0] for _ in range(uf.nin)]
+        if uf in rules.UNARY or uf in rules.BINARY or uf in rules.PIECEWISE_CONSTANT:
+            rowed.append(name)
+            continue
+        with pytest.raises(TypeError, match=rf"scipy\.special\.{name.split('.')[-1]}\b"):
+            uf(*args)
+        refused.append(name)
+    assert rowed and refused and len(rowed) + len(refused) == len(SPECIAL)
+
+
+@pytest.mark.parametrize("name", ["erf", "expit", "gammaln", "log_ndtr", "erfinv", "i0e"])
+def test_scipy_special_rows_give_carriers(name):
+    out = getattr(sc, name)(_dual())
+    assert isinstance(out, Dual) and out.tangent.shape == (3, 3)
+
+
+def test_bincount_is_linear_in_its_weights():
+    d = _dual()
+    out = np.bincount(np.array([2, 0, 2]), weights=d, minlength=4)
+    assert isinstance(out, Dual)
+    np.testing.assert_array_equal(out.value, [1.5, 0.0, 3.0, 0.0])
+    np.testing.assert_array_equal(out.tangent, [[0, 0, 1, 0], [1, 0, 0, 0], [0, 0, 1, 0]])
+    counts = np.bincount(np.array([2, 0, 2]))  # no carrier: NumPy's own
+    assert counts.tolist() == [1, 0, 2]
 
 
 def test_scipy_special_ufuncs_have_rules():

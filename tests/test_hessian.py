@@ -11,7 +11,7 @@ complex-step gradient of the same function on plain complex NumPy:
 import numpy as np
 import pytest
 import scipy.optimize as so
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -31,6 +31,9 @@ def cs_fd_hessian(f, x, h=1e-200, d=1e-5):
 @settings(max_examples=10, deadline=None)
 @given(x=arrays(float, st.integers(2, 12), elements=st.floats(-2, 2)),
        chunk=st.sampled_from([None, 1, 3, 5]))
+@example(x=np.zeros(4), chunk=None)  # the usual starting point
+@example(x=np.ones(3), chunk=1)  # the minimum (ties everywhere)
+@example(x=np.array([-0.0, 2.0, -2.0]), chunk=3)
 def test_rosenbrock_matches_scipy(x, chunk):
     H = dd.hessian(rosen, x, chunk=chunk)
     ref = so.rosen_hess(x)
@@ -150,6 +153,8 @@ def test_matrix_input_shape():
 @settings(max_examples=10, deadline=None)
 @given(x=arrays(float, st.integers(2, 15), elements=st.floats(-2, 2)),
        chunk=st.sampled_from([None, 1, 4]))
+@example(x=np.zeros(5), chunk=None)
+@example(x=np.ones(2), chunk=1)
 def test_hvp_matches_scipy(x, chunk):
     v = np.cos(np.arange(x.size))
     ref = so.rosen_hess_prod(x, v)

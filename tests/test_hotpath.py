@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from refs import cs_jacobian
 
@@ -27,6 +27,9 @@ UFUNCS = {operator.add: np.add, operator.sub: np.subtract, operator.mul: np.mult
 @settings(max_examples=30, deadline=None)
 @given(op=st.sampled_from(OPS), a=st.floats(-5, 5), b=st.floats(0.5, 5),
        const=st.sampled_from([2, 2.5, np.float64(-1.5), np.array(3.0), np.array([1.0, -2.0])]))
+@example(op=operator.mul, a=0.0, b=0.5, const=2)  # a zero factor
+@example(op=operator.truediv, a=-0.0, b=5.0, const=np.array([1.0, -2.0]))
+@example(op=operator.sub, a=5.0, b=5.0, const=2)  # a tie
 def test_operators_match_hand_derivatives(op, a, b, const):
     # d/dx of x*y, x+y, x-y, x/y and of the same with a constant on either side
     x = np.array([a, b])

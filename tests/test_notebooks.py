@@ -1,12 +1,16 @@
 """Every notebook in notebooks/ executes without error and is committed executed.
 
 The kernel runs with this checkout first on PYTHONPATH, so notebooks test the
-code beside them, not whatever dualdiff happens to be installed.
+code beside them, not whatever dualdiff happens to be installed.  The notebooks run
+one after another in a background thread started when their tests are selected
+(tests/conftest.py), each in its own kernel process: on two cores they execute while
+the rest of the suite runs, and each test waits for its notebook's result.
 """
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,32 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 nbformat = pytest.importorskip("nbformat")
+try:
+    import nbclient
+except ImportError:  # (test_notebook_executes skips)
+    nbclient = None
+
+_RUNS: dict = {}
+
+
+def _execute(path):
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(path.parent)}})
+    client.execute(env=env)  # raises CellExecutionError on the first failing cell
+    return nb
+
+
+def start_background() -> None:
+    """Start executing every notebook (one kernel at a time) in a background thread."""
+    if _RUNS or nbclient is None:
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks")
+    for path in NOTEBOOKS:
+        _RUNS[path] = pool.submit(_execute, path)
+    pool.shutdown(wait=False)
 
 
 def _ids(paths):
@@ -39,15 +69,11 @@ def test_notebook_is_committed_with_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_executes(path, monkeypatch):
-    nbclient = pytest.importorskip("nbclient")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(path.parent)}})
-    client.execute()  # raises CellExecutionError on the first failing cell
+def test_notebook_executes(path):
+    if nbclient is None:
+        pytest.skip("nbclient is not installed")
+    start_background()
+    nb = _RUNS[path].result(timeout=900)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.get("output_type") == "error"]
     assert not errors

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 import scipy.special as sc
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import dualdiff as dd
@@ -48,15 +48,26 @@ def close(a, b, rtol=RTOL, atol=1e-12):
 units = st.lists(st.floats(0.1, 0.9), min_size=2, max_size=6).map(np.array)
 
 
+#: edge points pinned in the property tests (zeros, kinks, domain ends, +-inf, NaN,
+#: subnormal, huge): reverse must give forward's bits there too, NaN and inf included
+EDGES = np.array([0.0, -0.0, 1.0, -1.0, 5e-324, 1e300, np.inf, -np.inf, np.nan])
+
+
 @pytest.mark.parametrize("ufunc", sorted(set(rules.UNARY) - rules_special.KEYS,
                                          key=lambda u: u.__name__), ids=lambda u: u.__name__)
 @settings(max_examples=5, deadline=None)
 @given(u=units)
+@example(u=EDGES)  # (taken as x itself)
 def test_unary_reverse_matches_forward(ufunc, u):
-    x = domain(ufunc, u)
+    x = domain(ufunc, u) if u is not EDGES else EDGES
     w = np.linspace(0.5, 1.5, x.size)
     f = lambda x: ufunc(x) * w  # diagonal Jacobian: reverse must put u*f' back in place
-    close(rev_jac(f, x), fwd_jac(f, x))
+    with np.errstate(all="ignore"):
+        rev, fwd = rev_jac(f, x), fwd_jac(f, x)
+    if u is EDGES:
+        np.testing.assert_array_equal(rev, fwd)
+    else:
+        close(rev, fwd)
 
 
 def test_unary_rows_against_complex_step():
@@ -77,16 +88,23 @@ BINARY_DOMAINS = {  # (range of the first argument, range of the second)
 }
 
 
+EDGE_A = [0.0, np.inf, np.nan]  # against EDGE_B: ties, zeros, infinities, NaN
+EDGE_B = [0.0, -0.0, np.inf, 1.0]
+
+
 @pytest.mark.parametrize("ufunc", sorted(set(rules.BINARY) - rules_special.KEYS,
                                          key=lambda u: u.__name__), ids=lambda u: u.__name__)
 @settings(max_examples=5, deadline=None)
 @given(a=st.lists(st.floats(0.1, 0.9), min_size=3, max_size=3),
        b=st.lists(st.floats(0.1, 0.9), min_size=4, max_size=4))
+@example(a=EDGE_A, b=EDGE_B)  # (taken as the points themselves)
 def test_binary_reverse_matches_forward_with_broadcasting(ufunc, a, b):
     (fa, fb), _ = rules.BINARY[ufunc]
+    edge = a is EDGE_A
     a, b = np.array(a), np.array(b)
-    (alo, ahi), (blo, bhi) = BINARY_DOMAINS.get(ufunc, ((-2.0, 2.0), (0.3, 1.5)))
-    a, b = alo + (ahi - alo) * a, blo + (bhi - blo) * b
+    if not edge:
+        (alo, ahi), (blo, bhi) = BINARY_DOMAINS.get(ufunc, ((-2.0, 2.0), (0.3, 1.5)))
+        a, b = alo + (ahi - alo) * a, blo + (bhi - blo) * b
     x = np.concatenate([a, b])
 
     def f(x):  # a (3, 1) against b (1, 4): both adjoints must be summed over broadcasting
@@ -96,7 +114,12 @@ def test_binary_reverse_matches_forward_with_broadcasting(ufunc, a, b):
             xb = np.arange(-2, 2).reshape(1, 4)
         return ufunc(xa, xb)
 
-    close(rev_jac(f, x), fwd_jac(f, x))
+    with np.errstate(all="ignore"):
+        rev, fwd = rev_jac(f, x), fwd_jac(f, x)
+    if edge:
+        np.testing.assert_array_equal(rev, fwd)
+    else:
+        close(rev, fwd)
 
 
 def main_functions():

@@ -24,7 +24,7 @@ import sys
 import time
 
 from . import peers as peer_tools
-from .report import Context, blas_threads, write_json
+from .report import Context, blas_threads, provenance, write_json
 
 SECTIONS = ("modes", "overhead", "hessian", "sparse", "prepared", "scale")
 
@@ -90,7 +90,6 @@ def main(argv=None) -> int:
 
 def write_summary(out: str, summary: dict, total: float, argv) -> str:
     """summary.md: per section its headline figures and targets; and summary.json."""
-    from .report import provenance
 
     prov = provenance(argv)
     lines = [f"Command: `{'OPENBLAS_NUM_THREADS=1 ' if prov['blas']['threads'] == 1 else ''}"

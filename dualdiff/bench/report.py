@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy
 
+from .. import __version__
+
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -47,7 +49,6 @@ def provenance(argv=None) -> dict:
     >>> p["command"].endswith("--quick") and "numpy" in p and "blas" in p
     True
     """
-    from .. import __version__
 
     argv = sys.argv[1:] if argv is None else list(argv)
     return {
