@@ -402,6 +402,54 @@ for _f in (np.sum, np.mean, np.prod, np.std, np.var, np.max, np.min, np.cumsum,
 Carrier.conj = Carrier.conjugate
 
 
+# ndarray methods that work in place (NumPy returns None): the result is written back
+# through setitem, so views of the array see it and every part follows
+
+def _in_place(fn):
+    def method(self, *args, **kwargs):
+        if not isinstance(innermost(self), np.ndarray):
+            return fn(innermost(self), *args, **kwargs)  # a NumPy scalar: as NumPy does
+        self[...] = fn(self, *args, **kwargs)
+        return None
+
+    return method
+
+
+Carrier.sort = _in_place(lambda a, axis=-1, kind=None, order=None, **kw: np.sort(
+    a, axis=axis, kind=kind, order=order, **kw))
+Carrier.sort.__doc__ = "Sort in place, as ``ndarray.sort`` (views see the sorted values)."
+Carrier.partition = _in_place(lambda a, kth, axis=-1, kind="introselect", order=None:
+                              np.partition(a, kth, axis=axis, kind=kind, order=order))
+Carrier.partition.__doc__ = "Partition in place, as ``ndarray.partition``."
+
+
+def _fill(self, value):
+    """Set every element to ``value`` in place, as ``ndarray.fill`` (a carrier value
+    brings its derivative)."""
+    if isinstance(innermost(self), np.ndarray):
+        self[...] = value
+
+
+def _put_method(self, indices, values, mode="raise"):
+    """``np.put(self, indices, values, mode)``, as ``ndarray.put``."""
+    np.put(self, indices, values, mode=mode)
+
+
+def _divmod(self, other):
+    return apply_ufunc(np.floor_divide, (self, other)), apply_ufunc(np.remainder, (self, other))
+
+
+def _rdivmod(self, other):
+    return apply_ufunc(np.floor_divide, (other, self)), apply_ufunc(np.remainder, (other, self))
+
+
+Carrier.fill, Carrier.put = _fill, _put_method
+Carrier.__divmod__, Carrier.__rdivmod__ = _divmod, _rdivmod
+Carrier.__contains__ = lambda self, item: bool(np.any(self == item))
+Carrier.argpartition = _method(np.argpartition)
+Carrier.compress = lambda self, condition, axis=None: np.compress(condition, self, axis=axis)
+
+
 def _binop(ufunc):
     # Operators go straight to apply_ufunc: NumPy's dispatch has nothing to add.
     def forward(self, other):

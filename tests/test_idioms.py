@@ -301,3 +301,44 @@ def test_division_by_a_python_zero_follows_numpy():
     with np.errstate(divide="ignore"):
         assert dd.derivative(lambda x: x / 0.0, 1.0) == np.inf
         assert dd.derivative(lambda x: x / 0, 1.0) == np.inf
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_ndarray_methods_that_work_in_place(mode):
+    # ndarray.sort / partition / fill / put change the array (NumPy returns None), and
+    # views of it see the change; hand-derived: a permutation or a write of x's elements
+    x = np.array([0.3, -1.2, 0.8, -0.1])
+    order = np.argsort(x)
+    perm = np.eye(4)[order]
+
+    def sort_arg(x):
+        s = x  # f sorts its argument in place
+        assert s.sort() is None
+        return s * 1.0
+
+    def sort_view(x):
+        y = x * 2.0
+        y[1:].sort()
+        return y
+
+    def fill_put(x):
+        y = np.sin(x)
+        y[:2].fill(x[3])
+        y.put([-1, 2, -1], x[:2] ** 2)  # values repeat (x0², x1², x0²); the last write wins
+        return y
+
+    def partition(x):
+        y = x * 1.0
+        y.partition(1)
+        return y[:2]
+
+    np.testing.assert_array_equal(dd.jacobian(sort_arg, x, mode=mode), perm)
+    tail = np.eye(4)[1 + np.argsort(x[1:])]
+    np.testing.assert_array_equal(dd.jacobian(sort_view, x, mode=mode),
+                                  2.0 * np.vstack([np.eye(4)[:1], tail]))
+    want = np.zeros((4, 4))
+    want[0, 3] = want[1, 3] = 1.0
+    want[2, 1] = 2 * x[1]
+    want[3, 0] = 2 * x[0]
+    np.testing.assert_allclose(dd.jacobian(fill_put, x, mode=mode), want, rtol=1e-15)
+    np.testing.assert_array_equal(dd.jacobian(partition, x, mode=mode), perm[:2])
