@@ -391,6 +391,8 @@ class Program:
                 src.emit("raise _Stale", 2)
             else:  # pragma: no cover - a node type this compiler does not know
                 raise TypeError(f"dualdiff plans cannot replay a {type(n).__name__} node")
+        locals_ = [(n, args) for n, args in locals_
+                   if any(callable(e) or e is rules.KINK for _, e in self._partials(n))]
         if locals_:
             src.emit("t_ = _quiet()")
             src.emit("try:")

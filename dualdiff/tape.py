@@ -414,6 +414,13 @@ class Tape(Carrier):
     def _elementwise(cls, ufunc, z, sp, first, second, tag, args):
         if all(f is None for f in first):
             return cls._make(z, (None,), tag)
+        if any(p is not None and p[0] is None for _, p in sp):
+            # a Tape of this pass without a node (np.zeros_like(x)) is a constant: its
+            # value, not None, enters the program, and it gets no partial
+            first = [None if p is None or p[0] is None else f for (_, p), f in zip(sp, first)]
+            if all(f is None for f in first):
+                return cls._make(z, (None,), tag)
+            sp = [(v, None if p is None or p[0] is None else p) for v, p in sp]
         inputs = [p[0] if p is not None else snapshot(v) for v, p in sp]
         node = Elementwise(ufunc, inputs, np.shape(z), _dtype(z), first)
         out = cls._make(z, (node,), tag)

@@ -352,3 +352,25 @@ def test_solve_ivp_bdf_with_a_jacobian_plan():
     assert sol.success
     np.testing.assert_array_equal(sol.y[:, -1], ref.y[:, -1])  # same Jacobians, same steps
     assert plan.rerecords == 0
+
+
+# -- classes of bugs the differential fuzzer (tests/differential.py) found ----------------
+
+def test_operations_on_constants_made_from_x_are_replayed():
+    # np.zeros_like(x) is a Tape without a node: ufuncs of it are constants of the
+    # recording (their values, not None, enter the program), and a program whose live
+    # element-wise nodes have only constant partials (np.diff: -1, +1) compiles
+    def f(x):
+        a = np.zeros_like(x)
+        b = a.copy()
+        b[-1] = np.expm1(np.tanh(a[2])) + np.cos(a[0])
+        return np.concatenate([b * x, np.diff(x) - b[1:]])
+
+    x0, x1 = np.array([-0.98, 0.6, 0.46]), np.array([0.3, -1.2, 2.0])
+    plan = dd.jacobian_plan(f, x0, sparsity=None)
+    for x in (x0, x1):
+        # hand formula: d(b x)/dx = diag(b), b = (0, 0, expm1(tanh 0) + cos 0 = 1)
+        want = np.vstack([np.diag([0.0, 0.0, 1.0]), [[-1.0, 1.0, 0.0], [0.0, -1.0, 1.0]]])
+        assert identical(plan(x), want)
+    assert dd.gradient_plan(lambda x: np.sum(f(x)), x0)(x1).tolist() == [-1.0, 0.0, 2.0]
+
