@@ -949,6 +949,10 @@ def apply_ufunc(ufunc, inputs):
         sp = [split(a, cls, tag), split(b, cls, tag)]
         z = evaluate(ufunc, (sp[0][0], sp[1][0]))
     cls, tag = type(owner), owner.tag
+    if row.constant and _RECORDERS.get():
+        # floor / sign / rint ...: a value-dependent constant of the pass (derivative
+        # zero), so a prepared plan re-checks it like a comparison
+        _report(ufunc, inputs, z)
     token = quiet()
     try:
         first = []

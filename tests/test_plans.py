@@ -374,3 +374,19 @@ def test_operations_on_constants_made_from_x_are_replayed():
         assert identical(plan(x), want)
     assert dd.gradient_plan(lambda x: np.sum(f(x)), x0)(x1).tolist() == [-1.0, 0.0, 2.0]
 
+
+def test_piecewise_constant_values_are_guarded():
+    # floor / sign of x are constants of the recording (zero derivative) whose values
+    # the program keeps: where they differ at the new x the plan must re-record
+    def f(x):
+        return np.sign(np.clip(x, -0.5, 0.5)) * x + np.floor(2.0 * x) * x ** 2
+
+    x0, x1 = np.array([0.3, -0.7, 1.2]), np.array([-0.3, 0.7, 0.2])
+    for plan in (dd.jacobian_plan(f, x0, sparsity=None),
+                 dd.gradient_plan(lambda x: np.sum(f(x)), x0)):
+        got = plan(x1)
+        assert plan.rerecords == 1
+        # hand formula: d/dx (s x + k x^2) = s + 2 k x with s, k the constants at x1
+        want = np.sign(x1) + 2 * np.floor(2 * x1) * x1
+        np.testing.assert_allclose(np.diagonal(got) if got.ndim == 2 else got, want,
+                                   rtol=1e-15)
