@@ -422,6 +422,9 @@ class Tape(Carrier):
                 return cls._make(z, (None,), tag)
             sp = [(v, None if p is None or p[0] is None else p) for v, p in sp]
         inputs = [p[0] if p is not None else snapshot(v) for v, p in sp]
+        for (v, p), c in zip(sp, inputs):
+            if p is None and c is not v:  # a writeable constant, snapshotted: so are the
+                first = _unalias(first, v, c)  # partials that are (views of) it (x * c)
         node = Elementwise(ufunc, inputs, np.shape(z), _dtype(z), first)
         out = cls._make(z, (node,), tag)
         _capture(first, sp, args, out)
@@ -479,6 +482,13 @@ class Tape(Carrier):
         root.value = root.value.copy()
         root._captured = False
         return True
+
+
+def _unalias(first, v, copy) -> list:
+    """The partials with every one that refers to the constant array v (which the
+    caller may change in place later) replaced by its snapshot ``copy`` or a copy."""
+    return [copy if f is v else f.copy() if type(f) is np.ndarray and
+            np.may_share_memory(f, v) else f for f in first]
 
 
 def _capture(saved, sp, args, out) -> None:

@@ -336,3 +336,27 @@ def test_a_view_read_after_its_base_was_written_sees_the_write(mode):
 
     np.testing.assert_array_equal(dd.jacobian(f, np.array([1.0, 2.0, 3.0]), mode=mode),
                                   [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+def test_a_constant_changed_in_place_after_use_does_not_change_the_sweep():
+    # y = x * c saves c as the partial of x: a later c[0] = 5 or c *= 3 (plain NumPy
+    # writes) must not reach the recorded program; nor may a write into the inner
+    # tangent (reverse over forward: the inner Dual's tangent is a constant of the tape)
+    def f(x):
+        c = np.ones(2)
+        y = np.sin(x) * c
+        c[0] = 5.0
+        c *= 3.0
+        return y
+
+    x = np.array([1.0, 2.0])
+    close(rev_jac(f, x), np.diag(np.cos(x)))
+
+    def g(x):
+        def inner(z):
+            out = z * 1.0
+            out[0:1] *= x[0]  # d out_0 / d z_0 = x_0
+            return out
+        return dd.jacobian(inner, x * 1.0, mode="forward")[0, 0]
+
+    close(dd.gradient(g, x, mode="reverse"), [1.0, 0.0])
