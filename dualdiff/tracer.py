@@ -350,7 +350,29 @@ def _partition(a, kth, axis=-1, kind="introselect", order=None):
     return _along(a, axis, np.partition(primal(a), kth, axis=axis))
 
 
-GLOBAL = {np.where: _where, np.sort: _sort, np.partition: _partition}
+def _interp(x, xp, fp, left=None, right=None, period=None):
+    """Each output depends on its query and on every knot and value: the interval a
+    query falls in is a selection, and the pattern keeps every outcome of it."""
+    if period is not None:
+        raise TypeError("np.interp(..., period=) is not supported by dualdiff")
+    owner = find_owner((x, xp, fp, left, right))
+    tag, n = owner.tag, owner.pattern.shape[1]
+    value = np.interp(primal(x), primal(xp), primal(fp),
+                      left=None if left is None else primal(left),
+                      right=None if right is None else primal(right))
+    shape = np.shape(value)
+    pat = None
+    xv, xpat = split(x, Tracer, tag)
+    if xpat is not None:
+        pat = union(pat, _broadcast_rows(xpat[0], np.shape(xv), shape))
+    for a in (xp, fp, left, right):
+        inner = find_owner((a,))
+        if type(inner) is Tracer and inner.tag == tag:
+            pat = union(pat, _broadcast_rows(np.sum(a).pattern, (), shape))
+    return Tracer._make(value, (empty(math.prod(shape), n) if pat is None else pat,), tag)
+
+
+GLOBAL = {np.where: _where, np.sort: _sort, np.partition: _partition, np.interp: _interp}
 for _f in (np.max, np.amax, np.min, np.amin, np.nanmax, np.nanmin):
     GLOBAL[_f] = _reduce_all(_f)
 del _f
