@@ -46,7 +46,8 @@ def vjp(f: Function, x: ArrayLike):
 
     f runs once on a recording carrier; ``pullback(u)`` returns ``u @ J(x)``
     shaped like x, any number of times, and a leading axis on u batches k
-    cotangents into one backward sweep.
+    cotangents into one backward sweep.  For a complex output ``u @ J`` is complex
+    (linear in complex u; two sweeps, as a reverse Jacobian's complex rows).
 
     >>> y, pullback = vjp(lambda x: x[0] * x[1], [2.0, 3.0])
     >>> float(y), pullback(1.0).tolist()

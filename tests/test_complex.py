@@ -640,3 +640,20 @@ def test_sparsity_through_complex_functions():
     for mode in ("forward", "reverse"):
         np.testing.assert_allclose(dd.jacobian(g, x, sparsity="auto", mode=mode).toarray(),
                                    dd.jacobian(g, x), rtol=1e-15, atol=0)
+
+
+def test_vjp_of_a_complex_output_is_u_times_the_complex_jacobian():
+    # pullback(u) = u @ J, complex, linear in complex u, and its rows are the reverse
+    # Jacobian's (hand formula: d exp(i t_j) w_j / d t_j = i exp(i t_j) w_j)
+    theta = np.array([0.3, 1.1, -2.0])
+    w = np.array([1.0, -0.5, 2.0])
+    y, pullback = dd.vjp(lambda t: np.exp(1j * t) * w, theta)
+    jac = np.diag(1j * np.exp(1j * theta) * w)
+    u = np.array([0.5 - 1j, 2.0, 1j])
+    np.testing.assert_allclose(pullback(u), u @ jac, rtol=1e-15)
+    np.testing.assert_allclose(pullback(np.stack([u, u.real])), [u @ jac, u.real @ jac],
+                               rtol=1e-15)
+    np.testing.assert_array_equal(pullback(np.eye(3)), dd.jacobian(
+        lambda t: np.exp(1j * t) * w, theta, mode="reverse"))
+    # a real output keeps a real pullback
+    assert dd.vjp(np.sin, theta)[1](np.ones(3)).dtype == np.float64
