@@ -39,13 +39,21 @@ class Discretes(list):
     already covers every outcome are left out), compared between passes."""
 
     def observe(self, fn, args, kwargs, result, select=False):
-        if not select:
-            self.append((getattr(fn, "__name__", repr(fn)), np.asarray(result)))
+        if not select:  # a tuple (np.histogram, np.unique(..., return_counts=True)) kept as one
+            kept = tuple(map(np.asarray, result)) if isinstance(result, tuple) else \
+                np.asarray(result)
+            self.append((getattr(fn, "__name__", repr(fn)), kept))
 
     def same(self, other) -> bool:
         return len(self) == len(other) and all(
-            a == c and np.shape(b) == np.shape(d) and np.array_equal(b, d, equal_nan=True)
-            for (a, b), (c, d) in zip(self, other))
+            a == c and _equal(b, d) for (a, b), (c, d) in zip(self, other))
+
+
+def _equal(b, d) -> bool:
+    if isinstance(b, tuple) or isinstance(d, tuple):
+        return isinstance(b, tuple) and isinstance(d, tuple) and len(b) == len(d) and \
+            all(_equal(p, q) for p, q in zip(b, d))
+    return np.shape(b) == np.shape(d) and np.array_equal(b, d, equal_nan=True)
 
 
 def detect(f, x, args=()):
