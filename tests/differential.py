@@ -585,8 +585,6 @@ def classify(exc: BaseException, dd) -> str:
     """
     if not isinstance(exc, (TypeError, ValueError)):
         return "crash"
-    if "setting an array element with a sequence" in str(exc):
-        return "refused"
     tb = exc.__traceback__
     last = None
     while tb is not None:
@@ -595,7 +593,12 @@ def classify(exc: BaseException, dd) -> str:
     if last is None:
         return "crash"
     code = last.tb_frame.f_code
-    if not os.path.abspath(code.co_filename).startswith(_dd_dir(dd) + os.sep):
+    inside = os.path.abspath(code.co_filename).startswith(_dd_dir(dd) + os.sep)
+    if "setting an array element with a sequence" in str(exc):
+        # NumPy's own check when the program writes a carrier into a plain array (raised
+        # in the program's frame); the same message from dualdiff's code is a crash
+        return "crash" if inside else "refused"
+    if not inside:
         return "crash"
     ops = {i.offset: i.opname for i in dis.get_instructions(code)}
     return "refused" if ops.get(last.tb_lasti) == "RAISE_VARARGS" else "crash"

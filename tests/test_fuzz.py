@@ -111,6 +111,16 @@ def test_refusals_crashes_and_kinks_are_told_apart():
         dd.jacobian(lambda x: x[5], np.ones(2))  # IndexError from the program: a crash
     except IndexError as e:
         assert classify(e, dd) == "crash"
+    def plain_write(x):
+        a = np.zeros(2)
+        a[0] = x  # NumPy's own refusal, raised in the program: refused
+        return a
+    with pytest.raises(ValueError, match="with a sequence") as e:
+        dd.jacobian(plain_write, np.ones(2))
+    assert classify(e.value, dd) == "refused"
+    with pytest.raises(ValueError, match="with a sequence") as e:  # the same NumPy message
+        dd.sparse.Discretes().observe(np.sum, (), {}, [np.ones(2), np.ones(3)])  # in dualdiff
+    assert classify(e.value, dd) == "crash"
     kink = Program("select", 0, 0, (), "np.abs(x - 0.30001)", np.array([0.3]), np.array([1.0]))
     with pytest.raises(NoReference):
         References(kink).jac(0)
