@@ -1009,6 +1009,8 @@ def call_ufunc(ufunc, method, inputs, kwargs):
                               keepdims=kwargs.get("keepdims", False))
     if method == "accumulate" and ufunc in _ACCUMULATE:
         return _ACCUMULATE[ufunc](inputs[0], axis=kwargs.get("axis", 0))
+    if method == "at" and not kwargs:
+        return _ufunc_at(ufunc, inputs, name)
     if method == "outer" and ufunc.nin == 2 and not kwargs:
         a, b = (operand(x) for x in inputs)
         return ufunc(np.reshape(a, np.shape(a) + (1,) * np.ndim(b)), b)
@@ -1016,6 +1018,38 @@ def call_ufunc(ufunc, method, inputs, kwargs):
         raise TypeError(f"{name}.{method} with {sorted(kwargs)} is not supported by "
                         f"dualdiff; write it with supported calls")
     return apply_ufunc(ufunc, inputs)
+
+
+def _ufunc_at(ufunc, inputs, name) -> None:
+    """``ufunc.at(a, indices[, b])``: unbuffered in place, every occurrence of a repeated
+    index applied in order (``np.add.at(a, [0, 0], 1)`` adds twice).  Applied in layers
+    (the r-th occurrence of each index in layer r), which is NumPy's order per element,
+    so the values are NumPy's bits; every layer is a read and a write through setitem.
+
+    >>> from dualdiff import Dual
+    >>> a = Dual(np.zeros(2), np.zeros((1, 2)))
+    >>> np.add.at(a, [0, 0, 1], Dual(np.array([1.0, 2.0, 3.0]), np.ones((1, 3))))
+    >>> a.value.tolist(), a.tangent.tolist()
+    ([3.0, 3.0], [[2.0, 1.0]])
+    """
+    a, indices, rest = inputs[0], inputs[1], inputs[2:]
+    if not isinstance(a, Carrier):
+        raise TypeError(f"{name}.at into a plain array would lose the derivative of the "
+                        f"values; make the array with np.zeros_like(x)")
+    if find_owner([indices]) is not None:
+        raise TypeError(f"{name}.at: the indices must be integers or masks, not a "
+                        f"{a._label}")
+    shape = a.shape
+    pos = np.arange(math.prod(shape)).reshape(shape)[indices]
+    flat = np.ravel(pos)
+    items = [np.reshape(np.broadcast_to(operand(b), np.shape(pos)), -1) for b in rest]
+    order = np.argsort(flat, kind="stable")
+    ranks = np.empty_like(flat)
+    ranks[order] = np.arange(flat.size) - np.searchsorted(flat[order], flat[order])
+    for r in range(int(ranks.max(initial=-1)) + 1):
+        sel = np.flatnonzero(ranks == r)
+        where = np.unravel_index(flat[sel], shape)
+        a[where] = ufunc(a[where], *[b[sel] for b in items])
 
 
 def call_function(func, args, kwargs):

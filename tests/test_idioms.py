@@ -342,3 +342,23 @@ def test_ndarray_methods_that_work_in_place(mode):
     want[3, 0] = 2 * x[0]
     np.testing.assert_allclose(dd.jacobian(fill_put, x, mode=mode), want, rtol=1e-15)
     np.testing.assert_array_equal(dd.jacobian(partition, x, mode=mode), perm[:2])
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_ufunc_at_applies_every_repeated_index(mode):
+    # np.add.at / multiply.at are unbuffered: a repeated index accumulates, as NumPy
+    x = np.array([0.3, -1.2, 0.8])
+
+    def f(x):
+        y = np.zeros_like(x)
+        np.add.at(y, [0, 0, 2], x ** 2)  # y0 = x0² + x1², y2 = x2²
+        np.multiply.at(y[::2], [1, 1], x[0])  # through a view: y2 *= x0 twice
+        return y
+
+    y, J = dd.value_and_jacobian(f, x, mode=mode)
+    np.testing.assert_array_equal(y, f(x.copy()))  # NumPy's bits
+    want = np.array([[2 * x[0], 2 * x[1], 0.0], [0.0, 0.0, 0.0],
+                     [2 * x[0] * x[2] ** 2, 0.0, 2 * x[2] * x[0] ** 2]])
+    np.testing.assert_allclose(J, want, rtol=1e-15)
+    with pytest.raises(TypeError, match="add.at into a plain array"):
+        dd.jacobian(lambda x: np.add.at(np.zeros(3), [0, 1], x[:2]), x, mode=mode)
