@@ -1294,13 +1294,12 @@ def setitem(x, index, item) -> None:
     if x._view is not None:
         refresh(x)
     root = root_of(x)
-    if x._view is not None and (not x._aliasing or x._view.detached) and \
+    if x._view is not None and x._aliasing and x._view.detached and \
             primal(x).dtype != primal(root).dtype:
         raise TypeError(
-            f"writing through z.real or z.imag of a complex {x._label} is not supported in "
-            f"reverse mode or sparsity detection (the write changes only one part of each "
-            f"complex element); build the array as re + 1j * im instead, or use "
-            f"mode='forward'.")
+            f"writing through z.real or z.imag of a complex {x._label} whose derivative "
+            f"parts were copied from the array's (a detached view) is not supported; "
+            f"build the array as re + 1j * im instead.")
     value, parts = split(item, type(x), x.tag)
     changed = _promote(root, value, parts)
     changed = (_materialize(root) if x._aliasing else type(x)._before_write(root)) or changed
@@ -1313,8 +1312,10 @@ def setitem(x, index, item) -> None:
     if x._aliasing and (x._view is None or not x._view.detached):
         x._write(index, parts)
     else:
-        written, src = _positions(x, index, np.shape(value))
-        type(x)._write_root(root, written, src, parts, value)
+        written, src, component = _positions(x, index, np.shape(value))
+        # a write through z.real / z.imag replaces one component of each written element
+        kw = {"component": component} if component is not None else {}
+        type(x)._write_root(root, written, src, parts, value, **kw)
     root._version += 1
     if x._view is not None and not x._view.detached:
         x._view.seen = root._version
@@ -1373,11 +1374,14 @@ def mirrored(part, value):
 def _positions(x, index, item_shape):
     """Where ``x[index] = item`` lands in x's root: a boolean mask over the root's
     elements (C order) and, for each written element, the flat index of the item
-    element written there (NumPy's last write wins with repeated indices)."""
+    element written there (NumPy's last write wins with repeated indices); and which
+    component a real view of a complex root (z.real, z.imag) writes ("real", "imag";
+    None for whole elements)."""
     root = root_of(x)
     base = primal(root.value)
-    where = np.empty_like(base, dtype=np.intp)
-    where[...] = -1
+    part = base.dtype.kind == "c" and primal(x).dtype.kind != "c"
+    where = np.empty_like(base, dtype=complex if part else np.intp)
+    where[...] = complex(-1, -1) if part else -1
     view = where
     if x._view is not None:
         for op, _ in x._view.path:
@@ -1387,5 +1391,9 @@ def _positions(x, index, item_shape):
                             "array it views; copy it with .copy() before writing")
     view[index] = np.arange(math.prod(item_shape)).reshape(item_shape)
     flat = where.reshape(-1)
+    component = None
+    if part:  # positions are exact in float64; the view wrote one component
+        component = "real" if np.any(flat.real >= 0) else "imag"
+        flat = (flat.real if component == "real" else flat.imag).astype(np.intp)
     written = flat >= 0
-    return written, flat[written]
+    return written, flat[written], component

@@ -256,13 +256,16 @@ class Tracer(Carrier):
         return cls._make(out, (empty(np.size(out), n) if pat is None else pat,), tag)
 
     @classmethod
-    def _write_root(cls, root, written, src, parts, item_value):
+    def _write_root(cls, root, written, src, parts, item_value, component=None):
         n = root.pattern.shape[1]
         size = written.size
         rows = np.arange(1, size + 1)
         rows[written] = size + 1 + src
         item = parts[0] if parts is not None else empty(np.size(item_value), n)
-        root.pattern = gather_rows([root.pattern, item], rows, n)
+        old = root.pattern
+        root.pattern = gather_rows([old, item], rows, n)
+        if component is not None:  # z.real / z.imag written: the other component stays
+            root.pattern = union(root.pattern, old)
 
 
 def _mask(v, p):

@@ -284,7 +284,7 @@ def test_writes_through_real_and_imag_views_forward():
         return re, im
 
     ref = cs_jacobian(lambda x: g(x)[0], x) + 1j * cs_jacobian(lambda x: g(x)[1], x)
-    for kw in MODES[:2]:
+    for kw in MODES:
         np.testing.assert_allclose(dd.jacobian(f, x, **kw), ref, rtol=1e-15, atol=0)
     y = f(dd.Dual(x, np.eye(3)))
     np.testing.assert_array_equal(y.value, g(x)[0] + 1j * g(x)[1])
@@ -292,22 +292,44 @@ def test_writes_through_real_and_imag_views_forward():
     # differences of the complex-step gradient of the hand formula
     h = lambda x: np.sum(np.real(f(x)) * np.imag(f(x)))  # noqa: E731
     hand = lambda x: cs_jacobian(lambda v: np.sum(g(v)[0] * g(v)[1]), x)  # noqa: E731
-    np.testing.assert_allclose(dd.hessian(h, x, method="hyperdual"), cd_hessian_of(hand, x),
-                               rtol=1e-6, atol=1e-8)
+    for method in ("hyperdual", "forward-over-reverse"):
+        np.testing.assert_allclose(dd.hessian(h, x, method=method), cd_hessian_of(hand, x),
+                                   rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("which", ["real", "imag"])
-def test_writes_through_component_views_are_refused_in_reverse_and_tracing(which):
+def test_writes_through_component_views_in_reverse_mode_and_tracing(which):
+    # the write replaces one component and keeps the other: reverse mode sends Re u
+    # (real) or -Im u (imag) of a written element's cotangent to the item; the pattern
+    # of a written element is the item's and the old element's (all of it: the Tracer
+    # does not split components)
     def f(x):
-        z = x * (1 + 2j)
-        getattr(z, which)[0] = x[1]
-        return np.abs(z)
+        z = x[:2] * (1 + 2j) + 1j * x[2] ** 2
+        getattr(z, which)[[0, 0]] = [x[2], x[1] * x[0]]  # repeated: the last write wins
+        return np.concatenate([z, z * z])
 
-    x = np.array([0.5, -1.0])
-    for call in (lambda: dd.jacobian(f, x, mode="reverse"),
-                 lambda: dd.jacobian_sparsity(f, x)):
-        with pytest.raises(TypeError, match=r"z\.real or z\.imag.*mode='forward'"):
-            call()
+    def g(x):  # the same, by hand
+        re, im = x[:2].copy(), 2 * x[:2] + x[2] ** 2
+        (re if which == "real" else im)[0] = x[1] * x[0]
+        z = re + 1j * im
+        return np.concatenate([z, z * z])
+
+    x = np.array([0.5, -1.0, 0.7])
+    # central differences of the hand version (.real / .imag stop the complex step)
+    ref = cd_jacobian(lambda v: g(v).real, x) + 1j * cd_jacobian(lambda v: g(v).imag, x)
+    jac = dd.jacobian(f, x, mode="reverse")
+    np.testing.assert_allclose(jac, ref, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(jac, dd.jacobian(f, x, mode="forward"), rtol=1e-15, atol=0)
+    y, pullback = dd.vjp(f, x)
+    u = np.array([1.0, -2.0j, 0.5 + 1j, 3.0])
+    np.testing.assert_allclose(pullback(u), u @ jac, rtol=1e-15)
+    pattern = dd.jacobian_sparsity(f, x).toarray()
+    assert pattern[0].all()  # the item's x0, x1 and the old element's x0, x2
+    assert np.all(pattern | (jac == 0))
+    assert np.array_equal(pattern[0], pattern[2])
+    p = dd.hessian_plan(lambda v: np.sum(np.abs(f(v)) ** 2), x)
+    np.testing.assert_array_equal(p(x * 1.1), dd.hessian(
+        lambda v: np.sum(np.abs(f(v)) ** 2), x * 1.1, method="forward-over-reverse"))
 
 
 def test_saved_component_views_are_copied_before_a_write():
