@@ -155,6 +155,9 @@ def _reshape(a, shape=None, order="C", *, newshape=None, copy=None):
 
 @implements(np.ravel)
 def _ravel(a, order="C"):
+    if order == "C":  # NumPy copies unless a is C-contiguous (a[::-1].ravel() is a copy,
+        # where np.reshape(a, -1) of a 1-d array is a view): the value decides, as NumPy
+        return linear(lambda p: np.reshape(p, p.shape[:1] + (-1,)), a, op=np.ravel)
     return _reshape(a, (-1,), order=order)
 
 

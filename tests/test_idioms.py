@@ -362,3 +362,24 @@ def test_ufunc_at_applies_every_repeated_index(mode):
     np.testing.assert_allclose(J, want, rtol=1e-15)
     with pytest.raises(TypeError, match="add.at into a plain array"):
         dd.jacobian(lambda x: np.add.at(np.zeros(3), [0, 1], x[:2]), x, mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_ravel_copies_where_numpy_copies(mode):
+    # a.ravel() is a view only of a C-contiguous a (np.reshape(a, -1) of a 1-d strided a
+    # would be a view): writes into the ravel of a reversed or strided view are lost
+    x = np.array([0.3, -1.2, 0.8, -0.1])
+    for view in (lambda a: a[::-1][1:], lambda a: a[::2], lambda a: a.reshape(2, 2).T,
+                 lambda a: a[1:]):
+        def f(x):
+            y = x * 2.0
+            v = view(y)
+            v.ravel()[0] += x[0] ** 2
+            return y
+
+        np.testing.assert_array_equal(dd.value_and_jacobian(f, x, mode=mode)[0], f(x.copy()))
+        written = np.shares_memory(view(x).ravel(), x)  # NumPy decides
+        want = 2.0 * np.eye(4)
+        if written:
+            want[1, 0] += 2 * x[0]  # view(y)[0] is y[1] for a[1:]
+        np.testing.assert_array_equal(dd.jacobian(f, x, mode=mode), want)
