@@ -198,7 +198,7 @@ class _Source:
         key = id(obj)
         if key in self._ids:
             return self._ids[key]
-        name = f"{hint}{len(self.env)}"
+        name = f"{hint}_{len(self.env)}"  # never a local (c{i}, r{i}, c{i}_{j} ...)
         self.env[name] = obj
         self._ids[key] = name
         return name

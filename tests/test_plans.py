@@ -7,6 +7,7 @@ hand-derived formulas.
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -16,6 +17,7 @@ from refs import cs_jacobian
 from scipy.integrate import solve_ivp
 
 import dualdiff as dd
+from dualdiff import plans
 from dualdiff.modes import forward_rows
 from dualdiff.reverse import Recording
 
@@ -390,3 +392,26 @@ def test_piecewise_constant_values_are_guarded():
         want = np.sign(x1) + 2 * np.floor(2 * x1) * x1
         np.testing.assert_allclose(np.diagonal(got) if got.ndim == 2 else got, want,
                                    rtol=1e-15)
+
+
+def test_constants_of_the_program_are_never_shadowed_by_its_locals():
+    # constants were named c<N> like the backward sweep's contribution variables c<i>:
+    # here node 30's contribution overwrote the matmul's constant matrix c30 before its
+    # vjp read it (a crash here; with matching shapes a silently wrong gradient)
+    w = np.array([[0.241, -0.773], [1.064, -0.113], [-1.048, 0.313]])
+
+    def f(x):
+        a = np.outer(x[0:4], np.cos(x[3:6]) + -0.376) @ w
+        s = 3.0 * np.eye(3) + 0.4 * np.tanh(np.outer(x[0:3], np.cos(x[1:4]) + -1.484))
+        np.linalg.det(s)  # unused, but its guards are part of the program
+        return np.sum(np.prod(1.0 + 0.3 * np.sin(np.std(a, axis=-1)), keepdims=True) * 0.3)
+
+    x0 = np.array([-0.142, -0.417, -1.241, -0.714, 1.152, 0.749])
+    x1 = np.array([-0.406, 1.11, 0.727, -0.102, -1.242, -0.723])
+    plan = dd.gradient_plan(f, x0)
+    assert identical(plan(x1), dd.gradient(f, x1, mode="reverse"))
+    for p in (plan, dd.hessian_plan(f, x0), dd.jacobian_plan(f, x0, sparsity=None)):
+        program = p._program
+        assigned = set(re.findall(r"^\s+(\w+) = ", program.source, re.M))
+        consts = {k for k in program._backward.__globals__ if k not in plans._ENV}
+        assert not assigned & consts
