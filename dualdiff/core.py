@@ -619,8 +619,8 @@ def refresh(x) -> None:
         v.seen = root._version  # true NumPy views: nothing to do
         return
     fresh = root
-    for op, g in v.path:
-        fresh = linear(g, fresh, op=op)
+    for op, g, adjoint in v.path:
+        fresh = linear(g, fresh, op=op, adjoint=adjoint)
     x.value, x.tag = fresh.value, fresh.tag
     x._set_parts(fresh.parts)
     v.seen, v.epoch = root._version, root._epoch
@@ -647,10 +647,10 @@ def root_of(x):
     return x if x._view is None else x._view.root
 
 
-def _mark_view(out, x, op, g) -> None:
+def _mark_view(out, x, op, g, adjoint=None) -> None:
     """Record that ``out`` (made by view op from x) is a view of x's root."""
     root = root_of(x)
-    path = (x._view.path if x._view is not None else ()) + ((op, g),)
+    path = (x._view.path if x._view is not None else ()) + ((op, g, adjoint),)
     detached = not out._aliasing or (x._view is not None and x._view.detached)
     if not detached:
         for p, q in zip(out.parts, x.parts):
@@ -1120,7 +1120,7 @@ def linear(g, *xs, op, adjoint=None):
         value = op(v)
         out = cls._linear(op, g, adjoint, [(v, x.parts)], value, tag, xs)
         if _is_view(value, v):
-            _mark_view(out, x, op, g)
+            _mark_view(out, x, op, g, adjoint)
         elif cls._aliasing:
             _detach(out)
         return out
@@ -1133,7 +1133,7 @@ def linear(g, *xs, op, adjoint=None):
     value = op(*[v for v, _ in sp])
     out = cls._linear(op, g, adjoint, sp, value, tag, xs)
     if len(xs) == 1 and sp[0][1] is not None and _is_view(value, sp[0][0]):
-        _mark_view(out, xs[0], op, g)
+        _mark_view(out, xs[0], op, g, adjoint)
     elif cls._aliasing:
         _detach(out)
     return out
@@ -1384,7 +1384,7 @@ def _positions(x, index, item_shape):
     where[...] = complex(-1, -1) if part else -1
     view = where
     if x._view is not None:
-        for op, _ in x._view.path:
+        for op, _, _ in x._view.path:
             view = op(view)
         if view.size and not np.may_share_memory(view, where):
             raise TypeError("dualdiff: a write through this view cannot be traced to the "

@@ -679,3 +679,21 @@ def test_vjp_of_a_complex_output_is_u_times_the_complex_jacobian():
         lambda t: np.exp(1j * t) * w, theta, mode="reverse"))
     # a real output keeps a real pullback
     assert dd.vjp(np.sin, theta)[1](np.ones(3)).dtype == np.float64
+
+
+def test_a_component_view_read_after_its_base_was_written():
+    # a4 = z.imag is re-derived from z after z is written: through np.imag's own
+    # transpose (-1j Re u), not as a movement of elements (np.imag of an index array is 0)
+    def f(x):
+        z = x * (1 + 2j)
+        im = z.imag
+        z[0] = im[1] ** 2 + 1j * x[2]
+        return np.concatenate([im * 1.0, z.real])
+
+    x = np.array([0.5, -1.0, 0.7])
+    # hand formula: im = (x2, 2 x1, 2 x2), re = (4 x1^2, x1, x2)
+    want = np.array([[0, 0, 1], [0, 2, 0], [0, 0, 2], [0, 8 * x[1], 0], [0, 1, 0], [0, 0, 1]])
+    for kw in MODES:
+        np.testing.assert_array_equal(dd.jacobian(f, x, **kw), want)
+    pattern = dd.jacobian_sparsity(f, x).toarray()
+    assert np.all(pattern | (want == 0)) and pattern[1].tolist() == [False, True, False]
