@@ -210,6 +210,21 @@ class Carrier:
         """Called before a write into root's value; True when it replaced the value."""
         return False
 
+    @classmethod
+    def _write_root(cls, root, written, src, parts, item_value, component=None) -> None:
+        """A write through a detached view (its parts are copies, not NumPy views of the
+        root's) of an aliasing carrier: the written elements of every part of the root,
+        by position (any layout), take the item's parts (``src``), or zero."""
+        shape = np.shape(root.value)
+        where = np.unravel_index(np.flatnonzero(written), shape)
+        items = parts if parts is not None else (None,) * len(root.parts)
+        for part, item in zip(root.parts, items):
+            lead = np.shape(part)[:np.ndim(part) - len(shape)]
+            target = part if component is None else getattr(part, component)
+            head = (slice(None),) * len(lead)
+            target[head + where] = 0 if item is None else \
+                np.reshape(item, lead + (-1,))[..., src]
+
     def _init(self, value, tag):
         self.value, self.tag, self._view, self._version, self._epoch = value, tag, None, 0, 0
 
