@@ -967,7 +967,7 @@ def apply_ufunc(ufunc, inputs):
     if row.constant and _RECORDERS.get():
         # floor / sign / rint ...: a value-dependent constant of the pass (derivative
         # zero), so a prepared plan re-checks it like a comparison
-        _report(ufunc, inputs, z)
+        _report(ufunc, inputs, innermost(z))  # plain (z is a carrier when nested)
     token = quiet()
     try:
         first = []

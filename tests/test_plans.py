@@ -392,6 +392,10 @@ def test_piecewise_constant_values_are_guarded():
         want = np.sign(x1) + 2 * np.floor(2 * x1) * x1
         np.testing.assert_allclose(np.diagonal(got) if got.ndim == 2 else got, want,
                                    rtol=1e-15)
+    # nested (the Hessian plan records the gradient program): the reported value is plain
+    plan = dd.hessian_plan(lambda x: np.sum(np.sign(x) * x ** 3), x0)
+    np.testing.assert_allclose(plan(x1), np.diag(6 * np.abs(x1)), rtol=1e-15)
+    assert plan.rerecords == 1
 
 
 def test_constants_of_the_program_are_never_shadowed_by_its_locals():
