@@ -444,6 +444,13 @@ def _sparse(c: Case):
     compare("sparse jacobian", _dense(got, c.jac_shape()), jac, tol)
 
 
+@check("sparse_reverse")
+def _sparse_reverse(c: Case):
+    jac, tol = c.refs.jac(0)
+    got = c.api("jacobian", 0, sparsity="auto", mode="reverse")
+    compare("sparse jacobian (reverse)", _dense(got, c.jac_shape()), jac, tol)
+
+
 @check("sparsity_pattern")
 def _pattern(c: Case):
     jac, tol = c.refs.jac(0)
@@ -467,6 +474,7 @@ def _plan_check(mode):
 
 check("plan_x1")(_plan_check("auto"))
 check("plan_reverse_x1")(_plan_check("reverse"))
+check("plan_forward_x1")(_plan_check("forward"))
 
 
 def _has_dense_plan(dd):
@@ -544,6 +552,18 @@ def _hplan(c: Case):
     shape = c.prog.x0.shape * 2
     compare("hessian plan(x1)", _dense(c.call(plan, 1), shape), *c.refs.hess(1))
     compare("hessian plan(x0)", _dense(c.call(plan, 0), shape), *c.refs.hess(0))
+
+
+@check("hvp_plan_x1", needs=lambda dd: hasattr(dd, "hvp_plan"), scalar=True)
+def _hvplan(c: Case):
+    plan = c.api("hvp_plan", 0, scalar=True)
+    v = c.refs.v
+    nd = v.ndim
+    for which in (1, 0):
+        h, tol = c.refs.hess(which)
+        got = c.call(lambda x: plan(x, v.copy()), which)
+        compare(f"hvp plan(x{which}, v)", got, np.tensordot(h, v, nd),
+                np.tensordot(tol, np.abs(v), nd))
 
 
 # ------------------------------------------------------------------ running

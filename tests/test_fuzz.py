@@ -2,7 +2,8 @@
 
 Random programs of each class (``tests/programs.py``) go through the table of checks in
 ``tests/differential.py``: forward / reverse / auto Jacobians, chunk=1, jvp, vjp,
-sparse Jacobians and plans called at a second point, gradients, Hessians by hyper-duals
+sparse Jacobians (both modes) and plans called at a second point (sparse plans in
+every mode, dense, gradient, Hessian and hvp plans), gradients, Hessians by hyper-duals
 and forward-over-reverse, hvp, value, input left alone, bit-identical repeats, each
 against complex-step or central-difference references.  Program i runs every STRIDE-th
 check (starting at i % STRIDE), so each check sees PROGRAMS / STRIDE programs per class
