@@ -505,7 +505,7 @@ class Tape(Carrier):
         """Copy-on-write: a value some node saved is copied before it is written into."""
         if not getattr(root, "_captured", False):
             return False
-        root.value = root.value.copy()
+        root.value = np.copy(root.value, order="K")  # the layout decides what NumPy views
         root._captured = False
         return True
 

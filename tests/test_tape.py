@@ -360,3 +360,20 @@ def test_a_constant_changed_in_place_after_use_does_not_change_the_sweep():
         return dd.jacobian(inner, x * 1.0, mode="forward")[0, 0]
 
     close(dd.gradient(g, x, mode="reverse"), [1.0, 0.0])
+
+
+def test_copy_on_write_keeps_the_layout_numpy_decides_views_by():
+    # a = np.copy(x.T) is F-ordered, so np.ravel(a) is a copy in NumPy; copy-on-write
+    # (a *= ... after a node saved a) made a C-ordered copy, ravel became a view and a
+    # later write into a reached the returned ravel
+    def f(x):
+        a = np.copy(x.T)
+        a *= 1.0 + 0.5 * np.sin(a[1, 1])
+        r = np.ravel(a)
+        a[[1, 0, 1]] *= x[0]
+        return r
+
+    x = np.array([[0.3, -0.7], [1.1, 0.4]])
+    y, J = dd.value_and_jacobian(f, x, mode="reverse")
+    np.testing.assert_array_equal(y, f(x.copy()))
+    close(J, dd.jacobian(f, x, mode="forward"))
