@@ -1057,7 +1057,8 @@ def _ufunc_at(ufunc, inputs, name) -> None:
     shape = a.shape
     pos = np.arange(math.prod(shape)).reshape(shape)[indices]
     flat = np.ravel(pos)
-    items = [np.reshape(np.broadcast_to(operand(b), np.shape(pos)), -1) for b in rest]
+    # the operands are read before a is changed (NumPy buffers an operand that overlaps a)
+    items = [np.copy(np.reshape(np.broadcast_to(operand(b), np.shape(pos)), -1)) for b in rest]
     order = np.argsort(flat, kind="stable")
     ranks = np.empty_like(flat)
     ranks[order] = np.arange(flat.size) - np.searchsorted(flat[order], flat[order])
@@ -1309,6 +1310,10 @@ def setitem(x, index, item) -> None:
     if x._view is not None:
         refresh(x)
     root = root_of(x)
+    if type(item) is type(x) and item.tag == x.tag and root_of(item) is root:
+        split(item, type(x), x.tag)  # brings a view up to date
+        if np.may_share_memory(primal(item), primal(x)):
+            item = _overlapping_item(x, index, item, root)
     if x._view is not None and x._aliasing and x._view.detached and \
             primal(x).dtype != primal(root).dtype:
         raise TypeError(
@@ -1334,6 +1339,29 @@ def setitem(x, index, item) -> None:
     root._version += 1
     if x._view is not None and not x._view.detached:
         x._view.seen = root._version
+
+
+def _overlapping_item(x, index, item, root):
+    """``x[index] = item`` where the item is a view of the memory it is written into
+    (``a[:, -1] = a[1, :]``): NumPy's copy may pass on a value written a moment
+    before, or buffer the item first, as its copy loop decides for these strides.  The
+    same assignment on an array of positions laid out like the root's value (same
+    dtype, same strides) tells which element of the root each written element gets;
+    the item becomes that gather from the root as it was (a copy: no overlap left)."""
+    base = primal(root.value)
+    pos = np.empty_like(base)
+    pos[...] = np.arange(base.size).reshape(base.shape)
+    dst, src = pos, pos
+    for c in (x, item):
+        view = pos
+        for op, _, _ in (c._view.path if c._view is not None else ()):
+            view = op(view)
+        if view.size and not np.may_share_memory(view, pos):
+            return item  # not traceable as a view: NumPy's own semantics are a copy
+        dst, src = (view, src) if c is x else (dst, view)
+    dst[index] = src
+    taken = np.real(dst[index]).astype(np.intp)
+    return np.ravel(root.copy())[taken]
 
 
 def _promote(root, value, parts) -> bool:

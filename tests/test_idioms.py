@@ -383,3 +383,28 @@ def test_ravel_copies_where_numpy_copies(mode):
         if written:
             want[1, 0] += 2 * x[0]  # view(y)[0] is y[1] for a[1:]
         np.testing.assert_array_equal(dd.jacobian(f, x, mode=mode), want)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_assignment_from_an_overlapping_view_follows_numpy_copy_order(mode):
+    # a[:, -1] = a[1, :] writes a row into a column that crosses it: NumPy's copy loop
+    # passes on the element written just before (a[2, 2] gets the new a[1, 2] = old
+    # a[1, 1]); np.subtract.at reads its operand before changing a
+    def f(x):
+        a = np.sin(x)
+        a[:, -1] = a[1, :]
+        b = x[0] * 1.0
+        np.subtract.at(b, [0, 2, 0], b[:3])  # b0 = -x02 (b2 read before), b2 = x02 - x01
+        return np.concatenate([a.ravel(), b])
+
+    x = np.arange(9.0).reshape(3, 3) / 10
+    y, J = dd.value_and_jacobian(f, x, mode=mode)
+    np.testing.assert_array_equal(y, f(x.copy()))
+    J = J.reshape(12, 9)
+    src = {2: 3, 5: 4, 8: 4}  # the root element each written element of a holds
+    for row in range(9):
+        want = np.zeros(9)
+        want[src.get(row, row)] = np.cos(x.ravel()[src.get(row, row)])
+        np.testing.assert_allclose(J[row], want, rtol=1e-15)
+    np.testing.assert_array_equal(J[9:, :3], [[0, 0, -1], [0, 1, 0], [0, -1, 1]])
+    np.testing.assert_array_equal(J[9:, 3:], 0)
