@@ -943,7 +943,9 @@ def gen_complex(b: Builder):
                              f"np.fft.hfft({c})" if m > 1 else f"np.real({c})",
                              f"np.abs(np.sum({c} * {b.const_array((m,))}))"]
                 pick = b.pick(opts)
-                guards = [f"np.abs({c})"] if "abs(" in pick and "** 2" not in pick else []
+                # abs(z) ** 2 too: dualdiff documents nan second derivatives of abs at a
+                # complex zero (the cone's curvature), so Hessian checks need |z| > 0
+                guards = [f"np.abs({c})"] if "abs(" in pick else []
                 if "angle" in pick:
                     guards = [f"branch_gap({c})"]
                 if "hypot" in pick:
@@ -957,7 +959,9 @@ def gen_complex(b: Builder):
                         f"np.fft.irfft(np.fft.rfft({e}) * {_filter(b, m // 2 + 1)}, {m})",
                         f"np.abs(np.fft.rfft({e})) ** 2",
                         f"np.fft.irfft(np.fft.rfft({e}, norm='ortho') ** 2, {m}, norm='ortho')"]
-                name = b.add_expr((b.pick(opts), False, []))
+                pick = b.pick(opts)
+                guards = [f"np.abs(np.fft.rfft({e}))"] if "abs(" in pick else []
+                name = b.add_expr((pick, False, guards))
             else:  # writes into complex arrays
                 c = b.recent(cpx)
                 if not b.env0[c].ndim:
