@@ -136,11 +136,14 @@ UNARY = {
 }
 
 def _pow_dx(x, y, z):
-    # y x**(y-1), taken as 0 where y == 0 (x**0 is constant; 0 * 0**-1 would be nan)
+    # y x**(y-1), taken as 0 where y == 0 and x == 0 (x**0 is constant; 0 * 0**-1 would be
+    # nan).  Only there: where x != 0 the product is a finite 0 whose own derivative (in
+    # y: x**(y-1)) a nested pass needs (forward-over-reverse Hessians of x**y at y = 0)
     if isinstance(y, (int, float, np.integer)):  # a constant exponent: the common x**2
         return y * x ** (y - 1.0) if y != 0 else 0.0
     d = y * x ** (y - 1.0)
-    return np.where(y == 0, 0.0, d) if np.any(y == 0) else d
+    zero = (y == 0) & (x == 0)
+    return np.where(zero, 0.0, d) if np.any(zero) else d
 
 
 def _pow_dy(x, y, z):
@@ -150,7 +153,8 @@ def _pow_dy(x, y, z):
 
 def _pow_dxx(x, y, z):
     c = y * (y - 1.0)
-    return np.where(c == 0, 0.0, c * x ** (y - 2.0))
+    zero = (c == 0) & (x == 0)  # as _pow_dx: only where c x**(y-2) would be 0 * inf
+    return np.where(zero, 0.0, c * x ** (y - 2.0)) if np.any(zero) else c * x ** (y - 2.0)
 
 
 def _pow_dxy(x, y, z):
