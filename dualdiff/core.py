@@ -1351,14 +1351,15 @@ def _overlapping_item(x, index, item, root):
     base = primal(root.value)
     pos = np.empty_like(base)
     pos[...] = np.arange(base.size).reshape(base.shape)
-    dst, src = pos, pos
+    views = []
     for c in (x, item):
         view = pos
         for op, _, _ in (c._view.path if c._view is not None else ()):
             view = op(view)
         if view.size and not np.may_share_memory(view, pos):
             return item  # not traceable as a view: NumPy's own semantics are a copy
-        dst, src = (view, src) if c is x else (dst, view)
+        views.append(view)
+    dst, src = views
     dst[index] = src
     taken = np.real(dst[index]).astype(np.intp)
     return np.ravel(root.copy())[taken]
