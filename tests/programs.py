@@ -238,6 +238,7 @@ class Builder:
         self.analytic = True
         self.nested = False
         self.count = 0
+        self.pending: list = []  # guards of sub-expressions used through code()
         self.env0 = run_body([], x0)
         self.env1 = run_body([], x1)
 
@@ -319,9 +320,18 @@ class Builder:
         code = f"{base}[{s}:{s + size}]"
         return code if len(shape) == 1 else f"{code}.reshape{shape}"
 
+    def code(self, spec) -> str:
+        """The code of an expression spec ``(code, analytic, guards)`` used inside a larger
+        statement; its guards hold for the next :meth:`add` (a kink of a sub-expression
+        must keep its margin as much as the statement's own)."""
+        self.pending.extend(spec[2])
+        return spec[0]
+
     # -- adding statements
     def add(self, code: str, analytic: bool = True, guards=()) -> bool:
-        """Keep ``code`` if it runs cleanly at x0 and x1 and its guards hold there."""
+        """Keep ``code`` if it runs cleanly at x0 and x1 and its guards (and those of the
+        sub-expressions taken through :meth:`code`) hold there."""
+        guards, self.pending = list(guards) + self.pending, []
         try:
             for env in (self.env0, self.env1):
                 for g in guards:
@@ -894,8 +904,8 @@ def gen_complex(b: Builder):
             real = b.arrays("f")
             r = b.rng.random()
             if r < 0.25 or not cpx:  # make a complex array
-                e = smooth(b, [b.recent(real)], 1)[0]
-                e2 = smooth(b, [b.recent(real)], 1)[0]
+                e = b.code(smooth(b, [b.recent(real)], 1))
+                e2 = b.code(smooth(b, [b.recent(real)], 1))
                 w = b.const_array((n,), 0.5, 3.0)
                 opts = [f"np.exp(1j * {e})", f"{e} + 1j * {e2}", f"({e} + 1j) ** 2",
                         f"1.0 / (1j * {w} * {b.scalar()} + 1.5 + {b.scalar()} ** 2)",
@@ -954,7 +964,7 @@ def gen_complex(b: Builder):
             elif r < 0.85:  # a real-to-real FFT filter
                 a = b.recent([k for k in real if b.env0[k].ndim == 1] or ["x"])
                 m = b.env0[a].size
-                e = smooth(b, [a], 1)[0]
+                e = b.code(smooth(b, [a], 1))
                 opts = [f"np.real(np.fft.ifft(np.fft.fft({e}) * {_filter(b, m)}))",
                         f"np.fft.irfft(np.fft.rfft({e}) * {_filter(b, m // 2 + 1)}, {m})",
                         f"np.abs(np.fft.rfft({e})) ** 2",
@@ -995,7 +1005,7 @@ def gen_select(b: Builder):
             ones = [a for a in b.arrays(ndim=1) if b.env0[a].size >= 2]
             a = b.recent(ones)
             m = b.env0[a].size
-            e = smooth(b, [a], 1)[0]
+            e = b.code(smooth(b, [a], 1))
             if r < 0.15:
                 fn = b.pick(["np.argmax", "np.argmin"])
                 sign = "" if fn == "np.argmax" else "-"
@@ -1020,7 +1030,7 @@ def gen_select(b: Builder):
                 name = b.add_expr((code, False, g))
             elif r < 0.42:
                 c = b.const(-1.0, 1.0)
-                e2 = smooth(b, [a], 1)[0]
+                e2 = b.code(smooth(b, [a], 1))
                 name = b.add_expr((f"np.where({e} > {c}, {e2}, {a} ** 2)", False, [f"{e} - {c}"]))
             elif r < 0.58:
                 opts = [(f"np.sort({e})", [f"sort_gap({e})"]),
@@ -1038,7 +1048,7 @@ def gen_select(b: Builder):
                     name = b.add_expr((code, False, g))
             elif r < 0.75:
                 knots = f"np.cumsum(0.3 + {e} ** 2)"
-                vals = smooth(b, [a], 1)[0]
+                vals = b.code(smooth(b, [a], 1))
                 q = b.pick([b.const_array((3,), -1.0, 3.0), f"{b.scalar()} + 1.0",
                             f"np.linspace(-0.5, 3.0, 4) + {b.scalar()}"])
                 name = b.add_expr((f"np.interp({q}, {knots}, {vals})", False,
