@@ -408,3 +408,23 @@ def test_assignment_from_an_overlapping_view_follows_numpy_copy_order(mode):
         np.testing.assert_allclose(J[row], want, rtol=1e-15)
     np.testing.assert_array_equal(J[9:, :3], [[0, 0, -1], [0, 1, 0], [0, -1, 1]])
     np.testing.assert_array_equal(J[9:, 3:], 0)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_writes_of_a_view_into_itself_move_what_numpy_moves(mode):
+    # pure moves: NumPy's value on distinct numbers says which element each output holds
+    # (the reference); the derivative must be that one-hot row
+    def f(x):
+        a = x + np.zeros((1, 3))
+        v = a.reshape(3, 1)
+        v[[2, 1, 2]] = v  # the item is the view written into
+        b = x * 1.0
+        b[1:][::-1] = b[:-1]  # a reversed, overlapping copy
+        return np.concatenate([a.ravel(), b])
+
+    x = np.array([2.0, 3.0, 5.0])
+    y = f(x.copy())
+    want = (y[:, None] == x[None, :]).astype(float)
+    assert np.all(want.sum(axis=1) == 1)
+    np.testing.assert_array_equal(dd.jacobian(f, x, mode=mode), want)
+    np.testing.assert_array_equal(dd.value_and_jacobian(f, x, mode=mode)[0], y)
