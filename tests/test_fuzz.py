@@ -32,16 +32,18 @@ from programs import CLASSES, Program, make_program, valid
 import dualdiff as dd
 
 SEED = 0
-PROGRAMS = 20
-STRIDE = 4
+PROGRAMS = 16
+STRIDE = 5
 TIMEOUT = 20.0
 #: seconds spent shrinking the failures of one class (only when it fails)
 SHRINK_BUDGET = 4.0
+#: checks left to the long run: n^2 one-direction hyper-dual passes, a fifth of the time
+LONG_RUN_ONLY = ("hess_hyperdual_chunk1",)
 
 
 @pytest.mark.parametrize("cls", list(CLASSES))
 def test_random_programs_agree_with_references(cls):
-    names = list(CHECKS)
+    names = [n for n in CHECKS if n not in LONG_RUN_ONLY]
     failures, passed, ran, seen = [], 0, 0, set()
     deadline = time.perf_counter() + SHRINK_BUDGET
     for i in range(PROGRAMS):
