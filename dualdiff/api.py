@@ -90,7 +90,9 @@ def vjp(f: Function, x: ArrayLike, *, args: tuple = (), kwargs=None, argnums=Non
 
     f runs once on a recording carrier; ``pullback(u)`` returns ``u @ J(x)``
     shaped like x, any number of times, and a leading axis on u (on every leaf of a
-    structured output) batches k cotangents into one backward sweep.
+    structured output) batches k cotangents into one backward sweep.  For a complex
+    output ``u @ J`` is complex (linear in complex u; two sweeps, as a reverse Jacobian's
+    complex rows).
 
     >>> y, pullback = vjp(lambda x: x[0] * x[1], [2.0, 3.0])
     >>> float(y), pullback(1.0).tolist()

@@ -239,6 +239,21 @@ class Carrier:
         """Called before a write into root's value; True when it replaced the value."""
         return False
 
+    @classmethod
+    def _write_root(cls, root, written, src, parts, item_value, component=None) -> None:
+        """A write through a detached view (its parts are copies, not NumPy views of the
+        root's) of an aliasing carrier: the written elements of every part of the root,
+        by position (any layout), take the item's parts (``src``), or zero."""
+        shape = np.shape(root.value)
+        where = np.unravel_index(np.flatnonzero(written), shape)
+        items = parts if parts is not None else (None,) * len(root.parts)
+        for part, item in zip(root.parts, items):
+            lead = np.shape(part)[:np.ndim(part) - len(shape)]
+            target = part if component is None else getattr(part, component)
+            head = (slice(None),) * len(lead)
+            target[head + where] = 0 if item is None else \
+                np.reshape(item, lead + (-1,))[..., src]
+
     def _init(self, value, tag):
         self.value, self.tag, self._view, self._version, self._epoch = value, tag, None, 0, 0
 
@@ -535,6 +550,54 @@ Carrier.__ceil__ = _element_method(np.ceil)
 Carrier.__trunc__ = _element_method(np.trunc)
 
 
+# ndarray methods that work in place (NumPy returns None): the result is written back
+# through setitem, so views of the array see it and every part follows
+
+def _in_place(fn):
+    def method(self, *args, **kwargs):
+        if not isinstance(innermost(self), np.ndarray):
+            return fn(innermost(self), *args, **kwargs)  # a NumPy scalar: as NumPy does
+        self[...] = fn(self, *args, **kwargs)
+        return None
+
+    return method
+
+
+Carrier.sort = _in_place(lambda a, axis=-1, kind=None, order=None, **kw: np.sort(
+    a, axis=axis, kind=kind, order=order, **kw))
+Carrier.sort.__doc__ = "Sort in place, as ``ndarray.sort`` (views see the sorted values)."
+Carrier.partition = _in_place(lambda a, kth, axis=-1, kind="introselect", order=None:
+                              np.partition(a, kth, axis=axis, kind=kind, order=order))
+Carrier.partition.__doc__ = "Partition in place, as ``ndarray.partition``."
+
+
+def _fill(self, value):
+    """Set every element to ``value`` in place, as ``ndarray.fill`` (a carrier value
+    brings its derivative)."""
+    if isinstance(innermost(self), np.ndarray):
+        self[...] = value
+
+
+def _put_method(self, indices, values, mode="raise"):
+    """``np.put(self, indices, values, mode)``, as ``ndarray.put``."""
+    np.put(self, indices, values, mode=mode)
+
+
+def _divmod(self, other):
+    return apply_ufunc(np.floor_divide, (self, other)), apply_ufunc(np.remainder, (self, other))
+
+
+def _rdivmod(self, other):
+    return apply_ufunc(np.floor_divide, (other, self)), apply_ufunc(np.remainder, (other, self))
+
+
+Carrier.fill, Carrier.put = _fill, _put_method
+Carrier.__divmod__, Carrier.__rdivmod__ = _divmod, _rdivmod
+Carrier.__contains__ = lambda self, item: bool(np.any(self == item))
+Carrier.argpartition = _method(np.argpartition)
+Carrier.compress = lambda self, condition, axis=None: np.compress(condition, self, axis=axis)
+
+
 def _binop(ufunc):
     # Operators go straight to apply_ufunc: NumPy's dispatch has nothing to add.
     def forward(self, other):
@@ -756,8 +819,8 @@ def refresh(x) -> None:
         v.seen = root._version  # true NumPy views: nothing to do
         return
     fresh = root
-    for op, g in v.path:
-        fresh = linear(g, fresh, op=op)
+    for op, g, adjoint in v.path:
+        fresh = linear(g, fresh, op=op, adjoint=adjoint)
     x.value, x.tag = fresh.value, fresh.tag
     x._set_parts(fresh.parts)
     v.seen, v.epoch = root._version, root._epoch
@@ -784,10 +847,10 @@ def root_of(x):
     return x if x._view is None else x._view.root
 
 
-def _mark_view(out, x, op, g) -> None:
+def _mark_view(out, x, op, g, adjoint=None) -> None:
     """Record that ``out`` (made by view op from x) is a view of x's root."""
     root = root_of(x)
-    path = (x._view.path if x._view is not None else ()) + ((op, g),)
+    path = (x._view.path if x._view is not None else ()) + ((op, g, adjoint),)
     detached = not out._aliasing or (x._view is not None and x._view.detached)
     if not detached:
         for p, q in zip(out.parts, x.parts):
@@ -1151,6 +1214,10 @@ def apply_ufunc(ufunc, inputs):
         v = x.value
         sp = [(v, x.parts)]
         z = ufunc(v)
+        if row.constant and _RECORDERS.get():
+            # floor / sign / rint ...: a value-dependent constant of the pass (derivative
+            # zero), so a prepared plan re-checks it like a comparison
+            _report(ufunc, inputs, innermost(z))  # plain (z is a carrier when nested)
         token = ERRSTATE.set(IGNORE)
         try:
             e = row.first[0]
@@ -1214,6 +1281,8 @@ def apply_ufunc(ufunc, inputs):
         z = op(av, bv)
     else:
         z = ufunc(av, bv)
+    if row.constant and _RECORDERS.get():
+        _report(ufunc, inputs, innermost(z))
     token = ERRSTATE.set(IGNORE)
     try:
         fa, fb = row.first
@@ -1268,6 +1337,8 @@ def call_ufunc(ufunc, method, inputs, kwargs):
                               keepdims=kwargs.get("keepdims", False))
     if method == "accumulate" and ufunc in _ACCUMULATE:
         return _ACCUMULATE[ufunc](inputs[0], axis=kwargs.get("axis", 0))
+    if method == "at" and not kwargs:
+        return _ufunc_at(ufunc, inputs, name)
     if method == "outer" and ufunc.nin == 2 and not kwargs:
         owner = find_owner(inputs)
         a, b = (operand(x, owner) for x in inputs)
@@ -1276,6 +1347,39 @@ def call_ufunc(ufunc, method, inputs, kwargs):
         raise TypeError(f"{name}.{method} with {sorted(kwargs)} is not supported by "
                         f"dualdiff; write it with supported calls")
     return apply_ufunc(ufunc, inputs)
+
+
+def _ufunc_at(ufunc, inputs, name) -> None:
+    """``ufunc.at(a, indices[, b])``: unbuffered in place, every occurrence of a repeated
+    index applied in order (``np.add.at(a, [0, 0], 1)`` adds twice).  Applied in layers
+    (the r-th occurrence of each index in layer r), which is NumPy's order per element,
+    so the values are NumPy's bits; every layer is a read and a write through setitem.
+
+    >>> from dualdiff import Dual
+    >>> a = Dual(np.zeros(2), np.zeros((1, 2)))
+    >>> np.add.at(a, [0, 0, 1], Dual(np.array([1.0, 2.0, 3.0]), np.ones((1, 3))))
+    >>> a.value.tolist(), a.tangent.tolist()
+    ([3.0, 3.0], [[2.0, 1.0]])
+    """
+    a, indices, rest = inputs[0], inputs[1], inputs[2:]
+    if not isinstance(a, Carrier):
+        raise TypeError(f"{name}.at into a plain array would lose the derivative of the "
+                        f"values; make the array with np.zeros_like(x)")
+    if find_owner([indices]) is not None:
+        raise TypeError(f"{name}.at: the indices must be integers or masks, not a "
+                        f"{a._label}")
+    shape = a.shape
+    pos = np.arange(math.prod(shape)).reshape(shape)[indices]
+    flat = np.ravel(pos)
+    # the operands are read before a is changed (NumPy buffers an operand that overlaps a)
+    items = [np.copy(np.reshape(np.broadcast_to(operand(b), np.shape(pos)), -1)) for b in rest]
+    order = np.argsort(flat, kind="stable")
+    ranks = np.empty_like(flat)
+    ranks[order] = np.arange(flat.size) - np.searchsorted(flat[order], flat[order])
+    for r in range(int(ranks.max(initial=-1)) + 1):
+        sel = np.flatnonzero(ranks == r)
+        where = np.unravel_index(flat[sel], shape)
+        a[where] = ufunc(a[where], *[b[sel] for b in items])
 
 
 def call_function(func, args, kwargs):
@@ -1346,7 +1450,7 @@ def linear(g, *xs, op, adjoint=None):
         value = op(v)
         out = cls._linear(op, g, adjoint, [(v, x.parts)], value, tag, xs)
         if _is_view(value, v):
-            _mark_view(out, x, op, g)
+            _mark_view(out, x, op, g, adjoint)
         elif cls._aliasing:
             _detach(out)
         return out
@@ -1359,7 +1463,7 @@ def linear(g, *xs, op, adjoint=None):
     value = op(*[v for v, _ in sp])
     out = cls._linear(op, g, adjoint, sp, value, tag, xs)
     if len(xs) == 1 and sp[0][1] is not None and _is_view(value, sp[0][0]):
-        _mark_view(out, xs[0], op, g)
+        _mark_view(out, xs[0], op, g, adjoint)
     elif cls._aliasing:
         _detach(out)
     return out
@@ -1542,13 +1646,16 @@ def setitem(x, index, item) -> None:
     if x._view is not None:
         refresh(x)
     root = root_of(x)
-    if x._view is not None and (not x._aliasing or x._view.detached) and \
+    if type(item) is type(x) and item.tag == x.tag and root_of(item) is root:
+        split(item, type(x), x.tag)  # brings a view up to date
+        if np.may_share_memory(primal(item), primal(x)):
+            item = _overlapping_item(x, index, item, root)
+    if x._view is not None and x._aliasing and x._view.detached and \
             primal(x).dtype != primal(root).dtype:
         raise TypeError(
-            f"writing through z.real or z.imag of a complex {x._label} is not supported in "
-            f"reverse mode or sparsity detection (the write changes only one part of each "
-            f"complex element); build the array as re + 1j * im instead, or use "
-            f"mode='forward'.")
+            f"writing through z.real or z.imag of a complex {x._label} whose derivative "
+            f"parts were copied from the array's (a detached view) is not supported; "
+            f"build the array as re + 1j * im instead.")
     value, parts = split(item, type(x), x.tag)
     changed = _promote(root, value, parts)
     changed = (_materialize(root) if x._aliasing else type(x)._before_write(root)) or changed
@@ -1561,11 +1668,37 @@ def setitem(x, index, item) -> None:
     if x._aliasing and (x._view is None or not x._view.detached):
         x._write(index, parts)
     else:
-        written, src = _positions(x, index, np.shape(value))
-        type(x)._write_root(root, written, src, parts, value)
+        written, src, component = _positions(x, index, np.shape(value))
+        # a write through z.real / z.imag replaces one component of each written element
+        kw = {"component": component} if component is not None else {}
+        type(x)._write_root(root, written, src, parts, value, **kw)
     root._version += 1
     if x._view is not None and not x._view.detached:
         x._view.seen = root._version
+
+
+def _overlapping_item(x, index, item, root):
+    """``x[index] = item`` where the item is a view of the memory it is written into
+    (``a[:, -1] = a[1, :]``): NumPy's copy may pass on a value written a moment
+    before, or buffer the item first, as its copy loop decides for these strides.  The
+    same assignment on an array of positions laid out like the root's value (same
+    dtype, same strides) tells which element of the root each written element gets;
+    the item becomes that gather from the root as it was (a copy: no overlap left)."""
+    base = primal(root.value)
+    pos = np.empty_like(base)
+    pos[...] = np.arange(base.size).reshape(base.shape)
+    views = []
+    for c in (x, item):
+        view = pos
+        for op, _, _ in (c._view.path if c._view is not None else ()):
+            view = op(view)
+        if view.size and not np.may_share_memory(view, pos):
+            return item  # not traceable as a view: NumPy's own semantics are a copy
+        views.append(view)
+    dst, src = views
+    dst[index] = src
+    taken = np.real(dst[index]).astype(np.intp)
+    return np.ravel(root.copy())[taken]
 
 
 def _promote(root, value, parts) -> bool:
@@ -1621,19 +1754,26 @@ def mirrored(part, value):
 def _positions(x, index, item_shape):
     """Where ``x[index] = item`` lands in x's root: a boolean mask over the root's
     elements (C order) and, for each written element, the flat index of the item
-    element written there (NumPy's last write wins with repeated indices)."""
+    element written there (NumPy's last write wins with repeated indices); and which
+    component a real view of a complex root (z.real, z.imag) writes ("real", "imag";
+    None for whole elements)."""
     root = root_of(x)
     base = primal(root.value)
-    where = np.empty_like(base, dtype=np.intp)
-    where[...] = -1
+    part = base.dtype.kind == "c" and primal(x).dtype.kind != "c"
+    where = np.empty_like(base, dtype=complex if part else np.intp)
+    where[...] = complex(-1, -1) if part else -1
     view = where
     if x._view is not None:
-        for op, _ in x._view.path:
+        for op, _, _ in x._view.path:
             view = op(view)
         if view.size and not np.may_share_memory(view, where):
             raise TypeError("dualdiff: a write through this view cannot be traced to the "
                             "array it views; copy it with .copy() before writing")
     view[index] = np.arange(math.prod(item_shape)).reshape(item_shape)
     flat = where.reshape(-1)
+    component = None
+    if part:  # positions are exact in float64; the view wrote one component
+        component = "real" if np.any(flat.real >= 0) else "imag"
+        flat = (flat.real if component == "real" else flat.imag).astype(np.intp)
     written = flat >= 0
-    return written, flat[written]
+    return written, flat[written], component

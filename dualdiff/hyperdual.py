@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arrays import expand, zeros
-from .core import Carrier, advanced_front, nan_safe_product, new_tag, primitive
+from .core import Carrier, advanced_front, mirrored, nan_safe_product, new_tag, primitive
 from .dual import Dual, direction_part, fit_item, part_dtype
 
 
@@ -145,7 +145,7 @@ class HyperDual(Carrier):
                 out12 = t if out12 is None else out12 + t
         dtype = part_dtype(z, *[o for o in (out1, out2, out12) if o is not None])
         inputs = [q for p in parts if p is not None for q in p]
-        return cls._make(z, tuple(_full(o, k, shape, dtype, inputs) for o, k in
+        return cls._make(z, tuple(_full(o, k, z, dtype, inputs) for o, k in
                                   ((out1, k1), (out2, k2), (out12, k1 * k2))), tag)
 
     @classmethod
@@ -190,10 +190,11 @@ class HyperDual(Carrier):
             part[head] = np.moveaxis(t, 0, front) if front and item is not None else t
 
 
-def _full(t, k, shape, dtype, inputs):
-    """A part of k directions for a value of ``shape``: t broadcast, never sharing memory
-    with an input part, or zeros."""
-    full = (k,) + tuple(shape)
+def _full(t, k, z, dtype, inputs):
+    """A part of k directions for the value z: t broadcast, never sharing memory with an
+    input part, or zeros; a new array is laid out like z (so NumPy makes views of the
+    part exactly where it makes views of the value)."""
+    full = (k,) + tuple(np.shape(z))
     if t is None:
         return zeros(full, dtype)
     if isinstance(t, Carrier):  # nested: a pass-through part must not be shared
@@ -201,7 +202,7 @@ def _full(t, k, shape, dtype, inputs):
     dtype = np.result_type(t, dtype)
     if np.shape(t) != full or t.dtype != dtype or (
             isinstance(t, np.ndarray) and any(np.may_share_memory(t, q) for q in inputs)):
-        return np.array(np.broadcast_to(t, full), dtype=dtype)
+        return mirrored(np.broadcast_to(t, full).astype(dtype, copy=False), z)
     return t
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import primitives
-from .core import discrete, find_owner, implements, primitive
+from .core import discrete, find_owner, implements, primal, primitive
 from .primitives import real_only
 
 la = np.linalg
@@ -69,7 +69,9 @@ def _svdvals(x, /):
 @implements(la.lstsq)
 def _lstsq(a, b, rcond=None):
     real_only("np.linalg.lstsq", a, b)
-    _, _, rank, s = discrete(np.linalg.lstsq, (a, b), {"rcond": rcond})
+    # the rank is the discrete result (the solution's value is not: reporting the whole
+    # of lstsq's result made every plan re-record and sparse plans crash on the tuple)
+    rank = discrete(_lstsq_rank, (a, b), {"rcond": rcond})
     if find_owner([a, b]) is not None and rank < np.shape(a)[1]:
         raise ValueError(
             f"np.linalg.lstsq: A of shape {np.shape(a)} has rank {rank} < {np.shape(a)[1]}; "
@@ -81,8 +83,14 @@ def _lstsq(a, b, rcond=None):
     resid = np.sum(r * r, axis=0) if m > n else np.zeros((0,))
     if np.ndim(b) == 1 and m > n:
         resid = np.reshape(resid, (1,))
-    s = la.svdvals(a) if find_owner([a]) is not None else s
+    # singular values of a constant a: NumPy's (they do not depend on b)
+    s = la.svdvals(a) if find_owner([a]) is not None else \
+        np.linalg.lstsq(a, primal(b), rcond=rcond)[3]
     return x, resid, rank, s
+
+
+def _lstsq_rank(a, b, rcond=None):
+    return np.linalg.lstsq(a, b, rcond=rcond)[2]
 
 
 @implements(la.matrix_power)

@@ -198,7 +198,7 @@ class _Source:
         key = id(obj)
         if key in self._ids:
             return self._ids[key]
-        name = f"{hint}{len(self.env)}"
+        name = f"{hint}_{len(self.env)}"  # never a local (c{i}, r{i}, c{i}_{j} ...)
         self.env[name] = obj
         self._ids[key] = name
         return name
@@ -391,6 +391,8 @@ class Program:
                 src.emit("raise _Stale", 2)
             else:  # pragma: no cover - a node type this compiler does not know
                 raise TypeError(f"dualdiff plans cannot replay a {type(n).__name__} node")
+        locals_ = [(n, args) for n, args in locals_
+                   if any(callable(e) or e is rules.KINK for _, e in self._partials(n))]
         if locals_:
             src.emit("t_ = _quiet()")
             src.emit("try:")

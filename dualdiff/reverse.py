@@ -131,16 +131,32 @@ class Recording:
         return out
 
     def pullback(self, u):
-        """``u @ J`` shaped like x; a leading axis of u batches cotangents."""
+        """``u @ J`` shaped like x; a leading axis of u batches cotangents.
+
+        A complex output of a real x has a complex J: ``u @ J`` is complex too (linear
+        in complex u), from two sweeps as the rows of a reverse Jacobian are: a sweep
+        gives ``Re(u @ J)`` (a real input takes the real part of its cotangent), so
+        ``u @ J = sweep(u) - i sweep(i u)``.  JAX's vjp returns ``Re(u @ J)`` here:
+        take ``np.real(pullback(u))`` for that.
+
+        >>> rec = Recording(lambda x: np.exp(1j * x), np.zeros(1))
+        >>> rec.pullback(np.ones(1)).tolist()
+        [1j]
+        """
         if not isinstance(u, Carrier):
             u = np.asarray(u)
             if u.dtype.kind not in "fc":
                 u = u.astype(float)
         shape = np.shape(u)
         if shape == self.y_shape:
-            return self.sweep(u[None])[0]
+            return self._pull(u[None])[0]
         if shape[1:] == self.y_shape:
-            return self.sweep(u)
+            return self._pull(u)
         raise ValueError(
             f"pullback: cotangent of shape {shape} does not fit f's output of shape "
             f"{self.y_shape}; pass {self.y_shape} or (k,) + {self.y_shape} for k at once.")
+
+    def _pull(self, u):
+        if self.x_dtype.kind != "c" and np.iscomplexobj(self.value):
+            return self.sweep(u) - 1j * self.sweep(1j * u)
+        return self.sweep(u)

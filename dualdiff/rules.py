@@ -319,7 +319,10 @@ def _pow_dxx(x, y, z):
             better = bad & np.isfinite(alt) & (alt != 0) & (x != 0)
             out = np.where(better, alt, out)
             bad = bad & ~better
-    return np.where(c == 0, 0.0, out)
+    # 0 only where c x**(y-2) is 0 * inf: elsewhere a finite 0 whose own derivative
+    # (in y) a nested pass needs (forward-over-reverse Hessians of x**y at y = 0 or 1)
+    zero = (c == 0) & ((x == 0) | ~np.isfinite(out))
+    return np.where(zero, 0.0, out) if np.any(zero) else out
 
 
 def _pow_dxy(x, y, z):

@@ -155,6 +155,9 @@ def _reshape(a, shape=None, order="C", *, newshape=None, copy=None):
 
 @implements(np.ravel)
 def _ravel(a, order="C"):
+    if order == "C":  # NumPy copies unless a is C-contiguous (a[::-1].ravel() is a copy,
+        # where np.reshape(a, -1) of a 1-d array is a view): the value decides, as NumPy
+        return linear(lambda p: np.reshape(p, p.shape[:1] + (-1,)), a, op=np.ravel)
     return _reshape(a, (-1,), order=order)
 
 
@@ -445,8 +448,12 @@ def _target(a, name):
 def _put(a, ind, v, mode="raise"):
     if mode != "raise":
         raise TypeError(f"np.put(..., mode={mode!r}) is not supported by dualdiff")
-    _target(a, "put")[np.unravel_index(np.ravel(ind), np.shape(a))] = np.ravel(v) \
-        if np.ndim(v) else v
+    ind = np.ravel(ind)
+    ind = np.where(ind < 0, ind + math.prod(np.shape(a)), ind)  # NumPy wraps negatives once
+    v = np.ravel(v) if np.ndim(v) else v
+    if np.ndim(v) and np.shape(v)[0] != ind.size:  # NumPy repeats the values
+        v = np.resize(v, ind.size) if ind.size else v[:0]
+    _target(a, "put")[np.unravel_index(ind, np.shape(a))] = v
 
 
 @implements(np.putmask, np.place)

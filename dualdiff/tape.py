@@ -302,20 +302,27 @@ class Slot(Node):
 class Write(Node):
     """``root[...] = item`` in flat terms: ``written`` marks the root's elements (C
     order) that were written, ``src`` the item element each received.  Inputs: the
-    root's previous node or value, then the item's node or value."""
+    root's previous node or value, then the item's node or value.
 
-    __slots__ = ("written", "src")
+    ``component`` "real" / "imag": a write through ``z.real`` / ``z.imag`` of a complex
+    root replaces that component of each written element and keeps the other.  With
+    the pairing Re(u t) of cotangents and tangents, a written element's adjoint goes
+    to the item as Re u ("real") or -Im u ("imag") and to the old value as i Im u
+    ("real") or Re u ("imag")."""
 
-    def __init__(self, old, item, written, src, shape, dtype):
+    __slots__ = ("written", "src", "component")
+
+    def __init__(self, old, item, written, src, shape, dtype, component=None):
         super().__init__((old, item), shape, dtype)
-        self.written, self.src = written, src
+        self.written, self.src, self.component = written, src, component
 
     def value(self, vals):
         old, item = vals
         new = np.array(old, dtype=np.result_type(old, item), copy=True)
         # .flat counts in C order whatever the layout (reshape(-1) of an F-ordered copy
         # would be a copy, and the write would be lost)
-        new.flat[self.written] = np.reshape(item, -1)[self.src]
+        target = new if self.component is None else getattr(new, self.component)
+        target.flat[self.written] = np.reshape(item, -1)[self.src]
         return new
 
     def vjp(self, saved, u, live=None):
@@ -325,12 +332,20 @@ class Write(Node):
         k = np.shape(u)[0]
         flat = np.reshape(u, (k, -1))
         out = []
+        comp = self.component
         if live_old:
             kept = np.copy(flat)
-            kept[:, self.written] = 0
+            if comp == "real" and np.iscomplexobj(kept):
+                kept[:, self.written] = 1j * np.imag(flat[:, self.written])
+            elif comp == "imag":
+                kept[:, self.written] = np.real(flat[:, self.written])
+            else:
+                kept[:, self.written] = 0
             out.append(np.reshape(kept, (k,) + self.shape))
         if live_item:
             got = flat[:, self.written]
+            if comp is not None:
+                got = np.real(got) if comp == "real" else -np.imag(got)
             if item.size == self.src.size and np.array_equal(self.src, np.arange(item.size)):
                 out.append(np.reshape(got, (k,) + item.shape))
             elif type(got) is np.ndarray and got.dtype.kind == "f":
@@ -351,14 +366,25 @@ class Write(Node):
         titem = next(it) if live_item else None
         k = np.shape(ts[0])[0]
         dtype = np.result_type(*[t for t in (told, titem) if t is not None])
+        comp = self.component
+        if comp is not None:
+            dtype = np.result_type(dtype, self.dtype)  # the root is complex
         new = np.zeros((k, self.size), dtype) if told is None else \
             np.reshape(np.copy(told), (k, -1)).astype(dtype, copy=False)
         if titem is None:
-            new[:, self.written] = 0
+            item = 0.0
         else:
             if isinstance(titem, Carrier) and not isinstance(new, Carrier):
                 new = np.zeros(np.shape(new), like=titem) + new
-            new[:, self.written] = np.reshape(titem, (k, -1))[:, self.src]
+            item = np.reshape(titem, (k, -1))[:, self.src]
+        if comp is None:
+            new[:, self.written] = item
+        elif isinstance(new, Carrier):  # nested: the component replaced arithmetically
+            old = new[:, self.written]
+            new[:, self.written] = item + 1j * np.imag(old) if comp == "real" else \
+                np.real(old) + 1j * item
+        else:
+            getattr(new, comp)[:, self.written] = item
         return np.reshape(new, (k,) + self.shape)
 
 
@@ -429,7 +455,17 @@ class Tape(Carrier):
     def _elementwise(cls, ufunc, z, sp, first, second, tag, args):
         if all(f is None for f in first):
             return cls._make(z, (None,), tag)
+        if any(p is not None and p[0] is None for _, p in sp):
+            # a Tape of this pass without a node (np.zeros_like(x)) is a constant: its
+            # value, not None, enters the program, and it gets no partial
+            first = [None if p is None or p[0] is None else f for (_, p), f in zip(sp, first)]
+            if all(f is None for f in first):
+                return cls._make(z, (None,), tag)
+            sp = [(v, None if p is None or p[0] is None else p) for v, p in sp]
         inputs = [p[0] if p is not None else snapshot(v) for v, p in sp]
+        for (v, p), c in zip(sp, inputs):
+            if p is None and c is not v:  # a writeable constant, snapshotted: so are the
+                first = _unalias(first, v, c)  # partials that are (views of) it (x * c)
         node = Elementwise(ufunc, inputs, np.shape(z), _dtype(z), first)
         out = cls._make(z, (node,), tag)
         _capture(first, sp, args, out)
@@ -470,7 +506,7 @@ class Tape(Carrier):
         return results
 
     @classmethod
-    def _write_root(cls, root, written, src, parts, item_value):
+    def _write_root(cls, root, written, src, parts, item_value, component=None):
         old = root.node
         item = parts[0] if parts is not None else None
         if old is None and item is None:
@@ -478,16 +514,23 @@ class Tape(Carrier):
         value = root.value
         root.node = Write(old if old is not None else _placeholder(value),
                           item if item is not None else snapshot(item_value),
-                          written, src, np.shape(value), _dtype(value))
+                          written, src, np.shape(value), _dtype(value), component)
 
     @classmethod
     def _before_write(cls, root) -> bool:
         """Copy-on-write: a value some node saved is copied before it is written into."""
         if not getattr(root, "_captured", False):
             return False
-        root.value = root.value.copy()
+        root.value = np.copy(root.value, order="K")  # the layout decides what NumPy views
         root._captured = False
         return True
+
+
+def _unalias(first, v, copy) -> list:
+    """The partials with every one that refers to the constant array v (which the
+    caller may change in place later) replaced by its snapshot ``copy`` or a copy."""
+    return [copy if f is v else f.copy() if type(f) is np.ndarray and
+            np.may_share_memory(f, v) else f for f in first]
 
 
 def _capture(saved, sp, args, out) -> None:

@@ -55,7 +55,17 @@ import scipy.sparse as sp
 from numpy.lib.array_utils import normalize_axis_index
 
 from . import rules
-from .core import Carrier, discrete, find_owner, index_map, new_tag, primal, recorders, split
+from .core import (
+    Carrier,
+    discrete,
+    find_owner,
+    index_map,
+    new_tag,
+    operand,
+    primal,
+    recorders,
+    split,
+)
 
 #: Largest pattern (stored entries) detection builds; a dense 12000 x 12000 Jacobian is
 #: past it, and detection says so instead of allocating gigabytes.
@@ -285,13 +295,16 @@ class Tracer(Carrier):
         return cls._make(out, (empty(np.size(out), n) if pat is None else pat,), tag)
 
     @classmethod
-    def _write_root(cls, root, written, src, parts, item_value):
+    def _write_root(cls, root, written, src, parts, item_value, component=None):
         n = root.pattern.shape[1]
         size = written.size
         rows = np.arange(1, size + 1)
         rows[written] = size + 1 + src
         item = parts[0] if parts is not None else empty(np.size(item_value), n)
-        root.pattern = gather_rows([root.pattern, item], rows, n)
+        old = root.pattern
+        root.pattern = gather_rows([old, item], rows, n)
+        if component is not None:  # z.real / z.imag written: the other component stays
+            root.pattern = union(root.pattern, old)
 
 
 # -- second order: the pairs of inputs each operation couples ----------------------------
@@ -503,7 +516,30 @@ def _partition(a, kth, axis=-1, kind="introselect", order=None):
     return _along(a, axis, np.partition(primal(a), kth, axis=axis))
 
 
-GLOBAL = {np.where: _where, np.sort: _sort, np.partition: _partition}
+def _interp(x, xp, fp, left=None, right=None, period=None):
+    """Each output depends on its query and on every knot and value: the interval a
+    query falls in is a selection, and the pattern keeps every outcome of it."""
+    if period is not None:
+        raise TypeError("np.interp(..., period=) is not supported by dualdiff")
+    owner = find_owner((x, xp, fp, left, right))
+    tag, n = owner.tag, owner.pattern.shape[1]
+    x, xp, fp = (a if isinstance(a, Carrier) else operand(a, owner) for a in (x, xp, fp))
+    value = np.interp(primal(x), primal(xp), primal(fp),
+                      left=None if left is None else primal(left),
+                      right=None if right is None else primal(right))
+    shape = np.shape(value)
+    pat = None
+    xv, xpat = split(x, Tracer, tag)
+    if xpat is not None:
+        pat = union(pat, _broadcast_rows(xpat[0], np.shape(xv), shape))
+    for a in (xp, fp, left, right):
+        inner = find_owner((a,))
+        if type(inner) is Tracer and inner.tag == tag:
+            pat = union(pat, _broadcast_rows(np.sum(a).pattern, (), shape))
+    return Tracer._make(value, (empty(math.prod(shape), n) if pat is None else pat,), tag)
+
+
+GLOBAL = {np.where: _where, np.sort: _sort, np.partition: _partition, np.interp: _interp}
 for _f in (np.max, np.amax, np.min, np.amin, np.nanmax, np.nanmin):
     GLOBAL[_f] = _reduce_all(_f)
 del _f

@@ -444,6 +444,13 @@ def _sparse(c: Case):
     compare("sparse jacobian", _dense(got, c.jac_shape()), jac, tol)
 
 
+@check("sparse_reverse")
+def _sparse_reverse(c: Case):
+    jac, tol = c.refs.jac(0)
+    got = c.api("jacobian", 0, sparsity="auto", mode="reverse")
+    compare("sparse jacobian (reverse)", _dense(got, c.jac_shape()), jac, tol)
+
+
 @check("sparsity_pattern")
 def _pattern(c: Case):
     jac, tol = c.refs.jac(0)
@@ -467,6 +474,7 @@ def _plan_check(mode):
 
 check("plan_x1")(_plan_check("auto"))
 check("plan_reverse_x1")(_plan_check("reverse"))
+check("plan_forward_x1")(_plan_check("forward"))
 
 
 def _has_dense_plan(dd):
@@ -546,6 +554,18 @@ def _hplan(c: Case):
     compare("hessian plan(x0)", _dense(c.call(plan, 0), shape), *c.refs.hess(0))
 
 
+@check("hvp_plan_x1", needs=lambda dd: hasattr(dd, "hvp_plan"), scalar=True)
+def _hvplan(c: Case):
+    plan = c.api("hvp_plan", 0, scalar=True)
+    v = c.refs.v
+    nd = v.ndim
+    for which in (1, 0):
+        h, tol = c.refs.hess(which)
+        got = c.call(lambda x: plan(x, v.copy()), which)
+        compare(f"hvp plan(x{which}, v)", got, np.tensordot(h, v, nd),
+                np.tensordot(tol, np.abs(v), nd))
+
+
 # ------------------------------------------------------------------ running
 
 @dataclass
@@ -585,8 +605,6 @@ def classify(exc: BaseException, dd) -> str:
     """
     if not isinstance(exc, (TypeError, ValueError)):
         return "crash"
-    if "setting an array element with a sequence" in str(exc):
-        return "refused"
     tb = exc.__traceback__
     last = None
     while tb is not None:
@@ -595,8 +613,11 @@ def classify(exc: BaseException, dd) -> str:
     if last is None:
         return "crash"
     code = last.tb_frame.f_code
-    if not os.path.abspath(code.co_filename).startswith(_dd_dir(dd) + os.sep):
-        return "crash"
+    inside = os.path.abspath(code.co_filename).startswith(_dd_dir(dd) + os.sep)
+    if not inside:
+        # NumPy's own check when the program writes a carrier into a plain array (raised
+        # in the program's frame) is a refusal; any other error from outside is a crash
+        return "refused" if "setting an array element with a sequence" in str(exc) else "crash"
     ops = {i.offset: i.opname for i in dis.get_instructions(code)}
     return "refused" if ops.get(last.tb_lasti) == "RAISE_VARARGS" else "crash"
 

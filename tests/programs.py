@@ -238,6 +238,7 @@ class Builder:
         self.analytic = True
         self.nested = False
         self.count = 0
+        self.pending: list = []  # guards of sub-expressions used through code()
         self.env0 = run_body([], x0)
         self.env1 = run_body([], x1)
 
@@ -319,9 +320,18 @@ class Builder:
         code = f"{base}[{s}:{s + size}]"
         return code if len(shape) == 1 else f"{code}.reshape{shape}"
 
+    def code(self, spec) -> str:
+        """The code of an expression spec ``(code, analytic, guards)`` used inside a larger
+        statement; its guards hold for the next :meth:`add` (a kink of a sub-expression
+        must keep its margin as much as the statement's own)."""
+        self.pending.extend(spec[2])
+        return spec[0]
+
     # -- adding statements
     def add(self, code: str, analytic: bool = True, guards=()) -> bool:
-        """Keep ``code`` if it runs cleanly at x0 and x1 and its guards hold there."""
+        """Keep ``code`` if it runs cleanly at x0 and x1 and its guards (and those of the
+        sub-expressions taken through :meth:`code`) hold there."""
+        guards, self.pending = list(guards) + self.pending, []
         try:
             for env in (self.env0, self.env1):
                 for g in guards:
@@ -754,25 +764,50 @@ def _view_step(b: Builder) -> bool:
     if r < 0.84 and v.ndim and shape[0] > 1:  # overlapping in-place shifts
         op = b.pick(["=", "-=", "+="])
         return b.add(b.pick([f"{t}[1:] {op} {t}[:-1]", f"{t}[:-1] {op} {t}[1:]"]), True)
-    if r < 0.9 and v.ndim:  # accumulation loop
+    if r < 0.88 and v.ndim:  # accumulation loop
         s = b.name("s")
         body = b.pick([f"{s} += {t}[i] ** 2", f"{s} = {s} + np.sin({t}[i]) * {t}[i - 1]",
                        f"{s} *= 1.0 + 0.5 * np.tanh({t}[i])"])
         init = "1.0" if "*=" in body else "0.0"
         return b.add(f"{s} = {init}\nfor i in range({t}.shape[0]):\n    {body}", True)
-    if r < 0.95:  # a constant mask / constant block written
+    if r < 0.91:  # a constant mask / constant block written
         if not v.ndim:
             return False
         mask = b.rng.random(shape[0]) < 0.5
         code, an, g = _rhs(b, (int(mask.sum()),) + shape[1:])
         return b.add(f"{t}[np.array({mask.tolist()})] = {code}", an, g)
-    # rarer NumPy entry points that write
-    opts = [f"{t}.fill({b.const()})", f"np.copyto({t}, {_rhs(b, shape)[0]})"]
+    if r < 0.94 and v.ndim:  # a plain constant used, then changed in place (the recording
+        c = b.name("c")        # must keep the value it had when it was used)
+        a = b.name()
+        cshape = b.pick([shape, shape[-1:]])
+        use = b.pick([f"{t} * {c}", f"np.sin({t}) * {c}", f"{t} / (2.0 + {c} ** 2)",
+                      f"{c} - {t} ** 2"])
+        change = b.pick([f"{c}[0] = 3.0", f"{c} *= -2.0", f"{c}[...] = 0.0",
+                         f"{c}[::-1].sort()" if len(cshape) == 1 else f"{c}.fill(1.0)"])
+        return b.add(f"{c} = {b.const_array(cshape)}\n{a} = {use}\n{change}\ndel {c}", True)
+    # rarer NumPy entry points that write in place
+    code, an, g = _rhs(b, shape)
+    opts = [(f"{t}.fill({b.const()})", True, []), (f"{t}.fill({b.scalar()})", True, []),
+            (f"np.copyto({t}, {code})", an, g)]
     if v.ndim == 2 and shape[0] == shape[1]:
-        opts.append(f"np.fill_diagonal({t}, {b.scalar()})")
-    if v.ndim:
-        opts.append(f"np.add.at({t}, [0, 0], {b.scalar()})")
-    return b.add(b.pick(opts), True)
+        opts.append((f"np.fill_diagonal({t}, {b.scalar()})", True, []))
+    if v.ndim:  # unbuffered ufunc.at: repeated indices accumulate
+        n = shape[0]
+        i, j = int(b.rng.integers(n)), int(b.rng.integers(n))
+        rep = f"[{i}, {j}, {i}]"
+        c3, an3, g3 = _rhs(b, (3,) + shape[1:])
+        opts += [(f"np.add.at({t}, [{i}, {i}], {b.scalar()})", True, []),
+                 (f"np.add.at({t}, {rep}, {c3})", an3, g3),
+                 (f"np.subtract.at({t}, {rep}, {c3})", an3, g3),
+                 (f"np.multiply.at({t}, {rep}, 1.0 + 0.5 * np.sin({c3}))", an3, g3),
+                 (f"{t}.sort(axis=0)", False, [f"sort_gap({t}, axis=0)"])]
+        if v.ndim == 1 and n > 2:
+            c2, an2, g2 = _rhs(b, (2,))
+            opts += [(f"{t}.put([{i}, -1, {i}], {c2})", an2, g2),  # values repeat
+                     (f"{t}[1:].sort()", False, [f"sort_gap({t}[1:])"]),
+                     (f"{t}[::2].partition(0)", False, [f"sort_gap({t}[::2])"])]
+    code, an, g = b.pick(opts)
+    return b.add(code, an, g)
 
 
 # ------------------------------------------------------------------- class: nested
@@ -854,19 +889,14 @@ def gen_nested(b: Builder):
 
 # ------------------------------------------------------------------ class: complex
 
-#: refused today (complex-valued results of np.fft and np.angle): rarer, so that one
-#: refusal does not hide the rest of the class
-RARE = ("np.fft.", "np.angle")
-
-
-def _mostly(b: Builder, opts: list, p_rare: float = 0.12) -> str:
-    common = [o for o in opts if not any(r in o for r in RARE)]
-    rare = [o for o in opts if any(r in o for r in RARE)]
-    return b.pick(rare if rare and (b.chance(p_rare) or not common) else common)
+def _filter(b: Builder, m: int) -> str:
+    """A constant complex transfer function of length m (a frequency-domain filter)."""
+    return f"({b.const_array((m,))} + 1j * {b.const_array((m,))})"
 
 
 def gen_complex(b: Builder):
-    """Real input, complex intermediates, real or complex output."""
+    """Real input, complex intermediates (holomorphic maps, conj/real/imag/abs/angle,
+    writes through z.real / z.imag, numpy.fft filters), real or complex output."""
     n = b.x0.size
     for _ in range(int(b.rng.integers(2, 6))):
         for _attempt in range(12):
@@ -874,17 +904,20 @@ def gen_complex(b: Builder):
             real = b.arrays("f")
             r = b.rng.random()
             if r < 0.25 or not cpx:  # make a complex array
-                e = smooth(b, [b.recent(real)], 1)[0]
-                e2 = smooth(b, [b.recent(real)], 1)[0]
+                e = b.code(smooth(b, [b.recent(real)], 1))
+                e2 = b.code(smooth(b, [b.recent(real)], 1))
                 w = b.const_array((n,), 0.5, 3.0)
                 opts = [f"np.exp(1j * {e})", f"{e} + 1j * {e2}", f"({e} + 1j) ** 2",
                         f"1.0 / (1j * {w} * {b.scalar()} + 1.5 + {b.scalar()} ** 2)",
                         f"np.exp(1j * {w} * {b.scalar()})",
                         f"({b.const_array((3, n))} + 1j * {b.const_array((3, n))}) @ {e}",
                         f"np.fft.fft({e})", f"np.fft.rfft({e})", f"{e} * (1.0 - 0.5j)",
-                        "np.ones_like(x) * (1.0 + 0.0j)"]
-                name = b.add_expr((_mostly(b, opts), False, []))
-            elif r < 0.55:  # complex -> complex
+                        f"np.fft.fft({e}, n={n + 2})", f"np.fft.rfft({e}, norm='ortho')",
+                        f"np.fft.ifft({e}, norm='forward')", "np.ones_like(x) * (1.0 + 0.0j)"]
+                if n % 2 == 0:
+                    opts.append(f"np.fft.fft2({e}.reshape(2, {n // 2})).ravel()")
+                name = b.add_expr((b.pick(opts), False, []))
+            elif r < 0.5:  # complex -> complex
                 c = b.recent(cpx)
                 c2 = b.recent(cpx)
                 same = b.env0[c].shape == b.env0[c2].shape
@@ -896,8 +929,10 @@ def gen_complex(b: Builder):
                 if b.env0[c].ndim == 1:
                     m = b.env0[c].size
                     opts += [f"np.fft.ifft({c} * {b.const_array((m,))})",
+                             f"np.fft.fft({c}) * {_filter(b, m)}",
+                             f"np.fft.fftshift({c})", f"np.fft.ifftshift(np.fft.fft({c}))",
                              f"({b.const_array((m, m))} + 1j * {b.const_array((m, m))}) @ {c}"]
-                pick = _mostly(b, opts)
+                pick = b.pick(opts)
                 guards = []
                 if "sqrt" in pick or "log" in pick:
                     guards = [f"branch_gap({c})"]
@@ -906,7 +941,7 @@ def gen_complex(b: Builder):
                 if "np.log(" in pick:
                     guards.append(f"np.abs({c})")
                 name = b.add_expr((pick, False, guards))
-            elif r < 0.85:  # complex -> real
+            elif r < 0.7:  # complex -> real
                 c = b.recent(cpx)
                 opts = [f"np.abs({c})", f"np.real({c})", f"np.imag({c})", f"{c}.real",
                         f"{c}.imag", f"np.angle({c})", f"np.abs({c}) ** 2",
@@ -915,28 +950,46 @@ def gen_complex(b: Builder):
                     m = b.env0[c].size
                     opts += [f"np.real(np.vdot({c}, {c}))", f"np.real(np.fft.ifft({c}))",
                              f"np.fft.irfft({c}, {2 * (m - 1)})",
+                             f"np.fft.hfft({c})" if m > 1 else f"np.real({c})",
                              f"np.abs(np.sum({c} * {b.const_array((m,))}))"]
-                pick = _mostly(b, opts)
-                guards = [f"np.abs({c})"] if "abs(" in pick and "** 2" not in pick else []
+                pick = b.pick(opts)
+                # abs(z) ** 2 too: dualdiff documents nan second derivatives of abs at a
+                # complex zero (the cone's curvature), so Hessian checks need |z| > 0
+                guards = [f"np.abs({c})"] if "abs(" in pick else []
                 if "angle" in pick:
                     guards = [f"branch_gap({c})"]
                 if "hypot" in pick:
                     guards = [f"np.abs({c})"]
                 name = b.add_expr((pick, False, guards))
+            elif r < 0.85:  # a real-to-real FFT filter
+                a = b.recent([k for k in real if b.env0[k].ndim == 1] or ["x"])
+                m = b.env0[a].size
+                e = b.code(smooth(b, [a], 1))
+                opts = [f"np.real(np.fft.ifft(np.fft.fft({e}) * {_filter(b, m)}))",
+                        f"np.fft.irfft(np.fft.rfft({e}) * {_filter(b, m // 2 + 1)}, {m})",
+                        f"np.abs(np.fft.rfft({e})) ** 2",
+                        f"np.fft.irfft(np.fft.rfft({e}, norm='ortho') ** 2, {m}, norm='ortho')"]
+                pick = b.pick(opts)
+                guards = [f"np.abs(np.fft.rfft({e}))"] if "abs(" in pick else []
+                name = b.add_expr((pick, False, guards))
             else:  # writes into complex arrays
                 c = b.recent(cpx)
                 if not b.env0[c].ndim:
                     continue
-                i = int(b.rng.integers(b.env0[c].shape[0]))
+                k = b.env0[c].shape[0]
+                i, j = int(b.rng.integers(k)), int(b.rng.integers(k))
                 opts = [f"{c}[{i}] = {b.scalar()} ** 2", f"{c}[{i}] *= 1j",
                         f"{c}.real[{i}] = {b.scalar()}", f"{c}.imag[:] = 0.0",
-                        f"{c}[{i}] = {c}[{i}] + 1j * {b.scalar()}"]
+                        f"{c}[{i}] = {c}[{i}] + 1j * {b.scalar()}",
+                        f"{c}.imag[[{i}, {j}, {i}]] = [{b.scalar()}, 0.5, {b.scalar()} ** 2]",
+                        f"{c}[::2].real *= {b.scalar()}", f"{c}.real += {c}.imag",
+                        f"np.add.at({c}, [{i}, {i}], 1j * {b.scalar()})"]
                 name = b.add(b.pick(opts), False) or None
             if name:
                 break
     real = [k for k in b.arrays("f") if k != "x"]
     cpx = b.arrays("c")
-    if cpx and (not real or b.chance(0.3)):
+    if cpx and (not real or b.chance(0.4)):
         return cpx[-1]
     return real[-1] if real else "x"
 
@@ -952,7 +1005,7 @@ def gen_select(b: Builder):
             ones = [a for a in b.arrays(ndim=1) if b.env0[a].size >= 2]
             a = b.recent(ones)
             m = b.env0[a].size
-            e = smooth(b, [a], 1)[0]
+            e = b.code(smooth(b, [a], 1))
             if r < 0.15:
                 fn = b.pick(["np.argmax", "np.argmin"])
                 sign = "" if fn == "np.argmax" else "-"
@@ -977,7 +1030,7 @@ def gen_select(b: Builder):
                 name = b.add_expr((code, False, g))
             elif r < 0.42:
                 c = b.const(-1.0, 1.0)
-                e2 = smooth(b, [a], 1)[0]
+                e2 = b.code(smooth(b, [a], 1))
                 name = b.add_expr((f"np.where({e} > {c}, {e2}, {a} ** 2)", False, [f"{e} - {c}"]))
             elif r < 0.58:
                 opts = [(f"np.sort({e})", [f"sort_gap({e})"]),
@@ -995,7 +1048,7 @@ def gen_select(b: Builder):
                     name = b.add_expr((code, False, g))
             elif r < 0.75:
                 knots = f"np.cumsum(0.3 + {e} ** 2)"
-                vals = smooth(b, [a], 1)[0]
+                vals = b.code(smooth(b, [a], 1))
                 q = b.pick([b.const_array((3,), -1.0, 3.0), f"{b.scalar()} + 1.0",
                             f"np.linspace(-0.5, 3.0, 4) + {b.scalar()}"])
                 name = b.add_expr((f"np.interp({q}, {knots}, {vals})", False,

@@ -101,8 +101,8 @@ def test_unsupported_ufunc_keywords():
         np.add.reduce(vector(), initial=5.0)
     with pytest.raises(TypeError, match="reduceat"):
         np.add.reduceat(vector(), [0, 2])
-    with pytest.raises(TypeError, match="at"):
-        np.add.at(vector(), [0], 1.0)
+    with pytest.raises(TypeError, match=r"np.add.at into a plain array"):
+        np.add.at(np.zeros(3), [0], vector()[:1])  # (into a carrier it is supported)
     with pytest.raises(TypeError, match="where"):
         np.add(vector(), 1.0, where=np.array([True, False, True]))
     with pytest.raises(TypeError, match="dtype"):

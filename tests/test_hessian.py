@@ -267,3 +267,19 @@ def test_infinite_second_derivatives_stay_out_of_other_entries(method):
     h = dd.hessian(lambda x: np.sqrt(x[0]) * x[1] ** 2 + x[0] * x[1], np.array([0.0, 3.0]),
                    method=method)
     assert h.tolist() == [[-np.inf, np.inf], [np.inf, 0.0]]
+
+
+@pytest.mark.parametrize("method", ["hyperdual", "forward-over-reverse"])
+def test_power_with_a_zero_exponent_keeps_its_mixed_derivative(method):
+    # d/dx x**y = y x**(y-1) was taken as 0 wherever y == 0, also as an outer pass's
+    # carrier, dropping its derivative in y: the forward-over-reverse Hessian lost
+    # d2/dx dy.  Hand formula for g = (1 + b^2)^a at a = 0: H = [[L^2, 2b/(1+b^2)], [., 0]]
+    def g(x):
+        return np.power(1.0 + x[1] ** 2, x[0])
+
+    x = np.array([0.0, 0.5])
+    L = np.log(1.25)
+    want = np.array([[L * L, 0.8], [0.8, 0.0]])
+    np.testing.assert_allclose(dd.hessian(g, x, method=method), want, rtol=1e-15)
+    plan = dd.hessian_plan(g, np.array([0.3, 0.5]))
+    np.testing.assert_allclose(plan(x), want, rtol=1e-15)

@@ -335,3 +335,41 @@ def test_hyperdual_inside_dual_and_dual_inside_hyperdual():
     assert isinstance(y, Dual) and isinstance(y.value, HyperDual)
     assert float(np.squeeze(y.tangent.eps1)) == 4.0  # d2/(d outer d inner) = 2 inner
     assert float(np.squeeze(y.value.eps12)) == 0.0
+
+
+def test_parts_of_broadcast_results_are_laid_out_like_the_value():
+    # x + zeros((2, 1)) broadcasts; its parts were laid out in the broadcast's stride
+    # order, so a.ravel() (a NumPy view of the value) was a copy of the parts, a detached
+    # view whose write crashed.  Hand formula: sum(a.T ** 3) with a[1, -1] += tanh(x3)
+    x = np.array([-1.4, -0.6, 0.9, -1.0, 1.1])
+
+    def f(x):
+        a = x + np.zeros((2, 1))
+        r = a.ravel()
+        r[-1] += np.tanh(x[3])
+        return np.sum(a.T ** 3)
+
+    h = dd.hessian(f, x, method="hyperdual")
+    y = x.copy()
+    y[4] += np.tanh(x[3])
+    want = np.diag(6 * x + 6 * y)  # the rows x and y of a
+    t, s = np.tanh(x[3]), 1 - np.tanh(x[3]) ** 2
+    want[3, 3] += 6 * y[4] * s ** 2 + 3 * y[4] ** 2 * (-2 * t * s)
+    want[3, 4] = want[4, 3] = 6 * y[4] * s
+    np.testing.assert_allclose(h, want, rtol=1e-14)
+
+
+def test_writes_through_detached_views_land_by_position():
+    # the base class's _write_root: a view whose parts are copies (not NumPy views) still
+    # writes every part of its root, by position, whatever the parts' layout
+    root = HyperDual(np.zeros((2, 3)), np.zeros((2, 2, 3)), np.zeros((1, 2, 3)),
+                     np.zeros((2, 1, 2, 3)))
+    root._set_parts(tuple(np.asfortranarray(p) for p in root.parts))
+    item = HyperDual(np.array([1.0, 2.0]), np.array([[1.0, 2.0], [3.0, 4.0]]),
+                     np.array([[5.0, 6.0]]), np.array([[[7.0, 8.0]], [[9.0, 10.0]]]))
+    written = np.zeros(6, bool)
+    written[[1, 5]] = True
+    HyperDual._write_root(root, written, np.array([1, 0]), item.parts, item.value)
+    assert root.eps1[:, 0, 1].tolist() == [2.0, 4.0] and root.eps1[:, 1, 2].tolist() == [1, 3]
+    assert root.eps2[0].ravel().tolist() == [0, 6, 0, 0, 0, 5]
+    assert root.parts[2][:, 1, 2].tolist() == [7.0, 9.0]

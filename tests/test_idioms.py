@@ -293,3 +293,130 @@ def test_division_by_a_python_zero_follows_numpy():
     with np.errstate(divide="ignore"):
         assert dd.derivative(lambda x: x / 0.0, 1.0) == np.inf
         assert dd.derivative(lambda x: x / 0, 1.0) == np.inf
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_ndarray_methods_that_work_in_place(mode):
+    # ndarray.sort / partition / fill / put change the array (NumPy returns None), and
+    # views of it see the change; hand-derived: a permutation or a write of x's elements
+    x = np.array([0.3, -1.2, 0.8, -0.1])
+    order = np.argsort(x)
+    perm = np.eye(4)[order]
+
+    def sort_arg(x):
+        s = x  # f sorts its argument in place
+        assert s.sort() is None
+        return s * 1.0
+
+    def sort_view(x):
+        y = x * 2.0
+        y[1:].sort()
+        return y
+
+    def fill_put(x):
+        y = np.sin(x)
+        y[:2].fill(x[3])
+        y.put([-1, 2, -1], x[:2] ** 2)  # values repeat (x0², x1², x0²); the last write wins
+        return y
+
+    def partition(x):
+        y = x * 1.0
+        y.partition(1)
+        return y[:2]
+
+    np.testing.assert_array_equal(dd.jacobian(sort_arg, x, mode=mode), perm)
+    tail = np.eye(4)[1 + np.argsort(x[1:])]
+    np.testing.assert_array_equal(dd.jacobian(sort_view, x, mode=mode),
+                                  2.0 * np.vstack([np.eye(4)[:1], tail]))
+    want = np.zeros((4, 4))
+    want[0, 3] = want[1, 3] = 1.0
+    want[2, 1] = 2 * x[1]
+    want[3, 0] = 2 * x[0]
+    np.testing.assert_allclose(dd.jacobian(fill_put, x, mode=mode), want, rtol=1e-15)
+    np.testing.assert_array_equal(dd.jacobian(partition, x, mode=mode), perm[:2])
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_ufunc_at_applies_every_repeated_index(mode):
+    # np.add.at / multiply.at are unbuffered: a repeated index accumulates, as NumPy
+    x = np.array([0.3, -1.2, 0.8])
+
+    def f(x):
+        y = np.zeros_like(x)
+        np.add.at(y, [0, 0, 2], x ** 2)  # y0 = x0² + x1², y2 = x2²
+        np.multiply.at(y[::2], [1, 1], x[0])  # through a view: y2 *= x0 twice
+        return y
+
+    y, J = dd.value_and_jacobian(f, x, mode=mode)
+    np.testing.assert_array_equal(y, f(x.copy()))  # NumPy's bits
+    want = np.array([[2 * x[0], 2 * x[1], 0.0], [0.0, 0.0, 0.0],
+                     [2 * x[0] * x[2] ** 2, 0.0, 2 * x[2] * x[0] ** 2]])
+    np.testing.assert_allclose(J, want, rtol=1e-15)
+    with pytest.raises(TypeError, match="add.at into a plain array"):
+        dd.jacobian(lambda x: np.add.at(np.zeros(3), [0, 1], x[:2]), x, mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_ravel_copies_where_numpy_copies(mode):
+    # a.ravel() is a view only of a C-contiguous a (np.reshape(a, -1) of a 1-d strided a
+    # would be a view): writes into the ravel of a reversed or strided view are lost
+    x = np.array([0.3, -1.2, 0.8, -0.1])
+    for view in (lambda a: a[::-1][1:], lambda a: a[::2], lambda a: a.reshape(2, 2).T,
+                 lambda a: a[1:]):
+        def f(x):
+            y = x * 2.0
+            v = view(y)
+            v.ravel()[0] += x[0] ** 2
+            return y
+
+        np.testing.assert_array_equal(dd.value_and_jacobian(f, x, mode=mode)[0], f(x.copy()))
+        written = np.shares_memory(view(x).ravel(), x)  # NumPy decides
+        want = 2.0 * np.eye(4)
+        if written:
+            want[1, 0] += 2 * x[0]  # view(y)[0] is y[1] for a[1:]
+        np.testing.assert_array_equal(dd.jacobian(f, x, mode=mode), want)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_assignment_from_an_overlapping_view_follows_numpy_copy_order(mode):
+    # a[:, -1] = a[1, :] writes a row into a column that crosses it: NumPy's copy loop
+    # passes on the element written just before (a[2, 2] gets the new a[1, 2] = old
+    # a[1, 1]); np.subtract.at reads its operand before changing a
+    def f(x):
+        a = np.sin(x)
+        a[:, -1] = a[1, :]
+        b = x[0] * 1.0
+        np.subtract.at(b, [0, 2, 0], b[:3])  # b0 = -x02 (b2 read before), b2 = x02 - x01
+        return np.concatenate([a.ravel(), b])
+
+    x = np.arange(9.0).reshape(3, 3) / 10
+    y, J = dd.value_and_jacobian(f, x, mode=mode)
+    np.testing.assert_array_equal(y, f(x.copy()))
+    J = J.reshape(12, 9)
+    src = {2: 3, 5: 4, 8: 4}  # the root element each written element of a holds
+    for row in range(9):
+        want = np.zeros(9)
+        want[src.get(row, row)] = np.cos(x.ravel()[src.get(row, row)])
+        np.testing.assert_allclose(J[row], want, rtol=1e-15)
+    np.testing.assert_array_equal(J[9:, :3], [[0, 0, -1], [0, 1, 0], [0, -1, 1]])
+    np.testing.assert_array_equal(J[9:, 3:], 0)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_writes_of_a_view_into_itself_move_what_numpy_moves(mode):
+    # pure moves: NumPy's value on distinct numbers says which element each output holds
+    # (the reference); the derivative must be that one-hot row
+    def f(x):
+        a = x + np.zeros((1, 3))
+        v = a.reshape(3, 1)
+        v[[2, 1, 2]] = v  # the item is the view written into
+        b = x * 1.0
+        b[1:][::-1] = b[:-1]  # a reversed, overlapping copy
+        return np.concatenate([a.ravel(), b])
+
+    x = np.array([2.0, 3.0, 5.0])
+    y = f(x.copy())
+    want = (y[:, None] == x[None, :]).astype(float)
+    assert np.all(want.sum(axis=1) == 1)
+    np.testing.assert_array_equal(dd.jacobian(f, x, mode=mode), want)
+    np.testing.assert_array_equal(dd.value_and_jacobian(f, x, mode=mode)[0], y)

@@ -7,6 +7,7 @@ hand-derived formulas.
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -16,6 +17,7 @@ from refs import cs_jacobian
 from scipy.integrate import solve_ivp
 
 import dualdiff as dd
+from dualdiff import plans
 from dualdiff.modes import forward_rows
 from dualdiff.problems import MLP, rosen, rosen_loop
 from dualdiff.reverse import Recording
@@ -336,3 +338,68 @@ def test_solve_ivp_bdf_with_a_jacobian_plan():
     assert sol.success
     np.testing.assert_array_equal(sol.y[:, -1], ref.y[:, -1])  # same Jacobians, same steps
     assert plan.rerecords == 0
+
+
+# -- classes of bugs the differential fuzzer (tests/differential.py) found ----------------
+
+def test_operations_on_constants_made_from_x_are_replayed():
+    # np.zeros_like(x) is a Tape without a node: ufuncs of it are constants of the
+    # recording (their values, not None, enter the program), and a program whose live
+    # element-wise nodes have only constant partials (np.diff: -1, +1) compiles
+    def f(x):
+        a = np.zeros_like(x)
+        b = a.copy()
+        b[-1] = np.expm1(np.tanh(a[2])) + np.cos(a[0])
+        return np.concatenate([b * x, np.diff(x) - b[1:]])
+
+    x0, x1 = np.array([-0.98, 0.6, 0.46]), np.array([0.3, -1.2, 2.0])
+    plan = dd.jacobian_plan(f, x0, sparsity=None)
+    for x in (x0, x1):
+        # hand formula: d(b x)/dx = diag(b), b = (0, 0, expm1(tanh 0) + cos 0 = 1)
+        want = np.vstack([np.diag([0.0, 0.0, 1.0]), [[-1.0, 1.0, 0.0], [0.0, -1.0, 1.0]]])
+        assert identical(plan(x), want)
+    assert dd.gradient_plan(lambda x: np.sum(f(x)), x0)(x1).tolist() == [-1.0, 0.0, 2.0]
+
+
+def test_piecewise_constant_values_are_guarded():
+    # floor / sign of x are constants of the recording (zero derivative) whose values
+    # the program keeps: where they differ at the new x the plan must re-record
+    def f(x):
+        return np.sign(np.clip(x, -0.5, 0.5)) * x + np.floor(2.0 * x) * x ** 2
+
+    x0, x1 = np.array([0.3, -0.7, 1.2]), np.array([-0.3, 0.7, 0.2])
+    for plan in (dd.jacobian_plan(f, x0, sparsity=None),
+                 dd.gradient_plan(lambda x: np.sum(f(x)), x0)):
+        got = plan(x1)
+        assert plan.rerecords == 1
+        # hand formula: d/dx (s x + k x^2) = s + 2 k x with s, k the constants at x1
+        want = np.sign(x1) + 2 * np.floor(2 * x1) * x1
+        np.testing.assert_allclose(np.diagonal(got) if got.ndim == 2 else got, want,
+                                   rtol=1e-15)
+    # nested (the Hessian plan records the gradient program): the reported value is plain
+    plan = dd.hessian_plan(lambda x: np.sum(np.sign(x) * x ** 3), x0)
+    np.testing.assert_allclose(plan(x1), np.diag(6 * np.abs(x1)), rtol=1e-15)
+    assert plan.rerecords == 1
+
+
+def test_constants_of_the_program_are_never_shadowed_by_its_locals():
+    # constants were named c<N> like the backward sweep's contribution variables c<i>:
+    # here node 30's contribution overwrote the matmul's constant matrix c30 before its
+    # vjp read it (a crash here; with matching shapes a silently wrong gradient)
+    w = np.array([[0.241, -0.773], [1.064, -0.113], [-1.048, 0.313]])
+
+    def f(x):
+        a = np.outer(x[0:4], np.cos(x[3:6]) + -0.376) @ w
+        s = 3.0 * np.eye(3) + 0.4 * np.tanh(np.outer(x[0:3], np.cos(x[1:4]) + -1.484))
+        np.linalg.det(s)  # unused, but its guards are part of the program
+        return np.sum(np.prod(1.0 + 0.3 * np.sin(np.std(a, axis=-1)), keepdims=True) * 0.3)
+
+    x0 = np.array([-0.142, -0.417, -1.241, -0.714, 1.152, 0.749])
+    x1 = np.array([-0.406, 1.11, 0.727, -0.102, -1.242, -0.723])
+    plan = dd.gradient_plan(f, x0)
+    assert identical(plan(x1), dd.gradient(f, x1, mode="reverse"))
+    for p in (plan, dd.hessian_plan(f, x0), dd.jacobian_plan(f, x0, sparsity=None)):
+        program = p._program
+        assigned = set(re.findall(r"^\s+(\w+) = ", program.source, re.M))
+        consts = {k for k in program._backward.__globals__ if k not in plans._ENV}
+        assert not assigned & consts

@@ -204,3 +204,19 @@ def test_plan_refuses_changed_output_size():
     assert plan(np.ones(4)).shape == (3, 4)
     with pytest.raises(ValueError, match="new plan"):
         plan(np.ones(4), 2)
+
+
+def test_lstsq_rank_is_the_discrete_result():
+    # lstsq reported its whole result (solution, residuals, rank, singular values) as a
+    # discrete result: the sparse plan's record of it crashed on the ragged tuple.  The
+    # rank is what decides; hand formula: a square invertible A gives x = A^-1 b, dx/db = A^-1
+    A = np.array([[2.0, 0.3], [0.1, 1.5]])
+
+    def f(b):
+        return np.linalg.lstsq(A * b[2], b[:2], rcond=None)[0]
+
+    b = np.array([0.4, -0.7, 1.3])
+    J = dd.jacobian(f, b, sparsity="auto").toarray()
+    inv = np.linalg.inv(A * b[2])
+    np.testing.assert_allclose(J[:, :2], inv, rtol=1e-14)
+    np.testing.assert_allclose(J[:, 2], -inv @ A @ (inv @ b[:2]), rtol=1e-13)

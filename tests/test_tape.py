@@ -359,3 +359,44 @@ def test_a_view_read_after_its_base_was_written_sees_the_write(mode):
 
     np.testing.assert_array_equal(dd.jacobian(f, np.array([1.0, 2.0, 3.0]), mode=mode),
                                   [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+def test_a_constant_changed_in_place_after_use_does_not_change_the_sweep():
+    # y = x * c saves c as the partial of x: a later c[0] = 5 or c *= 3 (plain NumPy
+    # writes) must not reach the recorded program; nor may a write into the inner
+    # tangent (reverse over forward: the inner Dual's tangent is a constant of the tape)
+    def f(x):
+        c = np.ones(2)
+        y = np.sin(x) * c
+        c[0] = 5.0
+        c *= 3.0
+        return y
+
+    x = np.array([1.0, 2.0])
+    close(rev_jac(f, x), np.diag(np.cos(x)))
+
+    def g(x):
+        def inner(z):
+            out = z * 1.0
+            out[0:1] *= x[0]  # d out_0 / d z_0 = x_0
+            return out
+        return dd.jacobian(inner, x * 1.0, mode="forward")[0, 0]
+
+    close(dd.gradient(g, x, mode="reverse"), [1.0, 0.0])
+
+
+def test_copy_on_write_keeps_the_layout_numpy_decides_views_by():
+    # a = np.copy(x.T) is F-ordered, so np.ravel(a) is a copy in NumPy; copy-on-write
+    # (a *= ... after a node saved a) made a C-ordered copy, ravel became a view and a
+    # later write into a reached the returned ravel
+    def f(x):
+        a = np.copy(x.T)
+        a *= 1.0 + 0.5 * np.sin(a[1, 1])
+        r = np.ravel(a)
+        a[[1, 0, 1]] *= x[0]
+        return r
+
+    x = np.array([[0.3, -0.7], [1.1, 0.4]])
+    y, J = dd.value_and_jacobian(f, x, mode="reverse")
+    np.testing.assert_array_equal(y, f(x.copy()))
+    close(J, dd.jacobian(f, x, mode="forward"))

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from refs import cs_jacobian
+from refs import cd_jacobian, cs_jacobian
 
 import dualdiff as dd
 
@@ -152,3 +152,20 @@ def test_million_elementwise_inputs_little_memory():
 def test_refuses_nondiff_argument():
     with pytest.raises(TypeError, match="ldexp"):
         dd.jacobian_sparsity(lambda x: np.ldexp(1.0, x), np.ones(2))
+
+
+
+
+def test_interp_keeps_every_interval():
+    # which knot interval a query falls in is a selection: the pattern of np.interp holds
+    # the query and every knot and value, so a plan reused where a query moves to another
+    # interval (from 1 at x0 to 2 at x1, the ends not crossed) stays right
+    def f(x):
+        return np.interp(x[0] + 1.5, np.arange(5.0) + 0.1 * x[1:], x[1:] ** 3)
+
+    x0, x1 = np.array([0.0, 1.0, 1.0, 1.0, 1.0, 1.0]), np.array([1.1, 1.0, 0.9, 1.1, 1.0, 0.8])
+    assert np.array_equal(dense(dd.jacobian_sparsity(f, x0)), np.ones((1, 6), int))
+    plan = dd.jacobian_plan(f, x0)
+    # central differences (rtol 1e-7, see refs.cd_jacobian): the query 2.6 lies at least
+    # 0.39 from the knots 0.1, 1.09, 2.11, 3.1, 4.08, far beyond the step h = 1e-6
+    np.testing.assert_allclose(plan(x1).toarray()[0], cd_jacobian(f, x1), rtol=1e-7, atol=1e-9)
