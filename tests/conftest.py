@@ -47,8 +47,9 @@ settings.load_profile("dualdiff")
 
 
 def pytest_collection_finish(session):
-    """Selected notebook tests: start their kernels now, to run beside the other tests."""
-    if session.config.option.collectonly:
+    """Selected notebook tests: start their kernels now, to run beside the other tests
+    (not under pytest-xdist: its workers each run their share of notebooks in turn)."""
+    if session.config.option.collectonly or os.environ.get("PYTEST_XDIST_WORKER"):
         return
     for item in session.items:
         if item.name.startswith("test_notebook_executes"):

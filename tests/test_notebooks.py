@@ -4,7 +4,8 @@ The kernel runs with this checkout first on PYTHONPATH, so notebooks test the
 code beside them, not whatever dualdiff happens to be installed.  The notebooks run
 one after another in a background thread started when their tests are selected
 (tests/conftest.py), each in its own kernel process: on two cores they execute while
-the rest of the suite runs, and each test waits for its notebook's result.
+the rest of the suite runs, and each test waits for its notebook's result.  Under
+pytest-xdist (the README's ``-n 2``) each worker executes its notebooks in the test.
 """
 
 from __future__ import annotations
@@ -72,8 +73,7 @@ def test_notebook_is_committed_with_outputs(path):
 def test_notebook_executes(path):
     if nbclient is None:
         pytest.skip("nbclient is not installed")
-    start_background()
-    nb = _RUNS[path].result(timeout=900)
+    nb = _RUNS[path].result(timeout=900) if path in _RUNS else _execute(path)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.get("output_type") == "error"]
     assert not errors
