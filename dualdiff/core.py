@@ -309,8 +309,9 @@ class Carrier:
         raise TypeError(
             f"cannot convert a {self._label} of shape {self.shape} to a plain numeric "
             f"array (np.asarray/np.array, or writing it into a float ndarray): the "
-            f"derivative would be lost. Build arrays with np.zeros_like(x), "
-            f"np.zeros(n, like=x) or np.stack([...]) instead, and use .value for the value."
+            f"derivative would be lost. Copy with x.copy() or np.copy(x) (np.array(x) "
+            f"always makes a plain array), build arrays with np.zeros_like(x), "
+            f"np.zeros(n, like=x) or np.stack([...]), and use .value for the value."
         )
 
     def __array_namespace__(self, *, api_version=None):
