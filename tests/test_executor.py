@@ -142,7 +142,7 @@ def test_not_an_executor():
 
 def test_dask_local_cluster_same_bits():
     distributed = pytest.importorskip("dask.distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None, silence_logs=logging.CRITICAL
                                   ) as cluster, distributed.Client(cluster) as client:
         ex = client.get_executor(pure=False)
