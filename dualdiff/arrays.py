@@ -82,6 +82,8 @@ def sum_to(u, shape: tuple, lead: int = 1):
     """
     shape = tuple(shape)
     ushape = np.shape(u)
+    if ushape[lead:] == shape:
+        return u
     extra = len(ushape) - lead - len(shape)
     axes = tuple(range(lead, lead + extra)) + tuple(
         lead + extra + i for i, s in enumerate(shape) if s == 1 and ushape[lead + extra + i] != 1)

@@ -1599,6 +1599,20 @@ def advanced_front(index) -> int:
     return len(np.broadcast_shapes(*shapes))
 
 
+class Index:
+    """``v[index]`` as a callable (the op of :func:`linear` for indexing); ``basic`` when
+    the index holds only integers, slices, None and Ellipsis, so that every element is
+    taken at most once and the transpose is a write into zeros."""
+
+    __slots__ = ("index", "basic")
+
+    def __init__(self, index, basic: bool):
+        self.index, self.basic = index, basic
+
+    def __call__(self, v):
+        return v[self.index]
+
+
 def getitem(x, index):
     """``x[index]`` on a carrier: basic indexing is one linear map (a view where NumPy
     makes one), advanced indexing a gather (a copy).
@@ -1612,12 +1626,11 @@ def getitem(x, index):
         if x._aliasing and x._view is None and type(v) is np.ndarray and v.ndim == 1:
             # an element of a vector is a NumPy scalar: a copy, parts copied with it
             return type(x)._make(v[index], tuple(p[:, index].copy() for p in x.parts), x.tag)
-        return linear(operator.itemgetter((slice(None), index)), x,
-                      op=operator.itemgetter(index))
+        return linear(Index((slice(None), index), True), x, op=Index((index,), True))
     index = _index(index)
-    if _basic(index) or _adjacent(index):
-        return linear(operator.itemgetter((slice(None),) + index), x,
-                      op=operator.itemgetter(index))
+    basic = _basic(index)
+    if basic or _adjacent(index):
+        return linear(Index((slice(None),) + index, basic), x, op=Index(index, basic))
     return gather(operator.itemgetter(index), x)
 
 

@@ -312,7 +312,13 @@ def check_scalar(value, what: str = "gradient") -> None:
 
 
 def run_gradient(f, x, mode: str, memo=None):
-    """``(f(x), gradient)`` of a scalar f.  auto: the Jacobian rule with m = 1."""
+    """``(f(x), gradient)`` of a scalar f.  auto: the Jacobian rule with m = 1 (once it
+    has picked reverse for f, one recording and one sweep, as ``mode="reverse"``)."""
+    if mode == "auto":
+        known = _recall(f if memo is None else memo, (np.shape(x), np.dtype(x.dtype)))
+        if known is not None and known[0] != "forward-only" and \
+                choose(math.prod(np.shape(x)), *known) == "reverse":
+            mode = "reverse"
     if mode == "reverse":
         rec = Recording(f, x)
         check_scalar(rec.value)

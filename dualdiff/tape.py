@@ -38,6 +38,7 @@ import numpy as np
 from .arrays import expand, loud, quiet, sum_to, zeros
 from .core import (
     Carrier,
+    Index,
     evaluate,
     first_partials,
     index_map,
@@ -54,6 +55,10 @@ def _adjoint_term(f, u):
     [0, 0.25], not [nan, 0.25]).  Carrier cotangents (nested passes) keep 0 * inf = nan:
     their zeros are computed (norm(x)**2 at 0: 2 norm(x) = 0 against norm's inf second
     derivative), and their own parts are NaN-safe."""
+    if type(f) is np.ndarray and type(u) is np.ndarray:
+        term = f * u
+        if np.isfinite(term).all():  # then f and u are finite: nothing to make safe
+            return term
     term = nan_safe_product(f, u)
     if isinstance(u, Carrier) or ((f - f == 0) if isinstance(f, float)
                                   else np.isfinite(f).all()):
@@ -229,6 +234,13 @@ class Linear(Node):
         if self.adjoint is not None:
             (shape,) = self._shapes()
             return (np.reshape(self.adjoint(u), (k,) + shape),)
+        op = self.op
+        if type(op) is Index and op.basic and type(u) is np.ndarray:
+            # x[basic index]: each element taken at most once, the transpose writes u
+            # into zeros (as the index map's gather would, without building it)
+            out = np.zeros((k,) + self.inputs[0].shape, u.dtype)
+            out[(slice(None),) + op.index] = np.reshape(u, (k,) + self.shape)
+            return (out,)
         shapes = self._shapes()
         if self._t is None:
             self._t = Transpose(index_map(self.op, shapes), sum(math.prod(s) for s in shapes))
