@@ -306,12 +306,14 @@ class Carrier:
             raise TypeError(
                 f"{scipy_name} cannot take a {self._label}: SciPy converts its inputs with "
                 f"np.asarray, and the derivative would be lost. {fix}")
+        if dtype is None or np.dtype(dtype) == object:
+            return _elements(self, copy is True)
         raise TypeError(
             f"cannot convert a {self._label} of shape {self.shape} to a plain numeric "
-            f"array (np.asarray/np.array, or writing it into a float ndarray): the "
-            f"derivative would be lost. Copy with x.copy() or np.copy(x) (np.array(x) "
-            f"always makes a plain array), build arrays with np.zeros_like(x), "
-            f"np.zeros(n, like=x) or np.stack([...]), and use .value for the value."
+            f"array ({np.dtype(dtype).name}: np.asarray(x, dtype=...), or writing it into "
+            f"a float ndarray): the derivative would be lost. Build arrays with "
+            f"np.zeros_like(x), np.zeros(n, like=x) or np.stack([...]), copy with "
+            f"x.copy(), and use .value for the value."
         )
 
     def __array_namespace__(self, *, api_version=None):
@@ -465,6 +467,22 @@ class Carrier:
 
     def __deepcopy__(self, memo):
         return self.copy()
+
+
+def _elements(x, writeable: bool) -> np.ndarray:
+    """``np.array(x)`` / ``np.asarray(x)`` of a dualdiff array (and x inside
+    ``np.array([x, y])``, ``np.r_``, ``np.c_``): an object array of copies of its elements,
+    each a 0-d dualdiff value, which :func:`lift` stacks back into one carrier.  NumPy's
+    object loops carry the derivatives (slowly: use np.stack / np.concatenate in hot
+    code).  Read-only unless NumPy asked for a copy: ``np.asarray(x)`` would alias x,
+    and a write into it must fail rather than miss x."""
+    out = np.empty(x.shape, dtype=object)
+    cells = out.reshape(-1)
+    flat = np.copy(np.reshape(x, (-1,)))  # a private copy: x's later writes stay out
+    for i in range(cells.size):
+        cells[i] = flat[i]  # a scalar, as NumPy's elements: e = a[0]; e += 1 rebinds e
+    out.flags.writeable = writeable
+    return out
 
 
 def _sparse_asks(frame) -> str | None:

@@ -361,6 +361,15 @@ class ArrayWriteError(ValueError):
     (NumPy checks for a sequence before a dualdiff value can answer)."""
 
 
+class ObjectArrayError(TypeError):
+    """NumPy's "not supported for the input types" raised inside f (a ufunc without an
+    object loop, e.g. scipy.special's, met an np.array([...]) of dualdiff values), with
+    the fix."""
+
+
+_NO_LOOP = "not supported for the input types"
+
+
 class Problem:
     """``f(x, *args, **kwargs)`` as a function ``fn`` of one array ``x`` (see the module
     docstring), and the maps from flat results back to the user's structures.
@@ -427,6 +436,13 @@ class Problem:
                     f"NumPy array (out = np.zeros(n); out[i] = ...), which cannot hold its "
                     f"derivative: create the array with np.zeros_like(x) or np.zeros(n, "
                     f"like=x).") from e
+            raise
+        except TypeError as e:
+            if type(e) is TypeError and _NO_LOOP in str(e):
+                raise ObjectArrayError(
+                    f"{e}. Inside f, np.array([...]) of dualdiff values probably made an "
+                    f"object array, which this ufunc has no loop for (NumPy's own ufuncs "
+                    f"do): build the array with np.stack([...]) instead.") from e
             raise
         if self.has_aux:
             if not (isinstance(y, (tuple, list)) and len(y) == 2):

@@ -628,7 +628,7 @@ def _fresh(b: Builder) -> str | None:
     n = b.x0.size
     opts = ["np.zeros_like(x)", "np.sin(x)", "x.copy()", "x * 1.0", "np.ones_like(x) * x[0]",
             "np.copy(x)", "x ** 2", "np.zeros_like(x)", "x.copy()"]
-    if b.chance(0.1):  # documented as refused (np.array / np.asarray of a carrier)
+    if b.chance(0.1):  # an object array of x's elements (NumPy's object loops)
         opts = ["np.array(x)"]
     if b.x0.ndim == 1:
         opts += [f"np.outer(x[:2], x[{n - 3 if n >= 3 else 0}:])", "x + np.zeros((2, 1))",

@@ -283,7 +283,9 @@ def test_constructor_shapes_and_errors():
     with pytest.raises(ValueError, match="eps1"):
         HyperDual(np.zeros(3), np.zeros((2, 4)))
     with pytest.raises(TypeError, match="derivative would be lost"):
-        np.asarray(HyperDual(np.zeros(3)))
+        np.asarray(HyperDual(np.zeros(3)), dtype=float)
+    elements = np.asarray(HyperDual(np.zeros(2), np.ones(2)))  # an object array of scalars
+    assert elements.dtype == object and all(isinstance(e, HyperDual) for e in elements)
 
 
 def test_setitem_and_array_idioms():
