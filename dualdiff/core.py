@@ -308,6 +308,11 @@ class Carrier:
                 f"np.asarray, and the derivative would be lost. {fix}")
         if dtype is None or np.dtype(dtype) == object:
             return _elements(self, copy is True)
+        if frame.f_globals.get("__name__") == "numpy._core._methods":  # np.mean([d1, d2])
+            raise TypeError(
+                "np.mean / np.var / np.std of a list of dualdiff values: NumPy converts "
+                "their sum with np.float64, which would drop the derivative. Stack them "
+                "first: np.mean(np.stack([...])).")
         raise TypeError(
             f"cannot convert a {self._label} of shape {self.shape} to a plain numeric "
             f"array ({np.dtype(dtype).name}: np.asarray(x, dtype=...), or writing it into "
