@@ -80,7 +80,18 @@ from .core import Carrier, all_zero, index_map, kink_sign
 from .modes import check_scalar, choose, reverse_rows
 from .reverse import Recording, at_input
 from .seeding import as_input, basis_seeds, default_chunk
-from .tape import Elementwise, Guard, Leaf, Linear, Node, Primitive, Slot, Transpose, Write
+from .tape import (
+    Elementwise,
+    Guard,
+    Leaf,
+    Linear,
+    Node,
+    Primitive,
+    Slot,
+    Transpose,
+    Write,
+    postorder,
+)
 
 Function = Callable[..., Any]
 
@@ -95,28 +106,6 @@ class Stale(Exception):
 
 
 # -- the program -------------------------------------------------------------------------
-
-def _topological(roots) -> list:
-    """Every node reachable from roots, parents before consumers."""
-    out, seen = [], set()
-    for root in roots:
-        if id(root) in seen:
-            continue
-        stack = [(root, False)]
-        while stack:
-            node, done = stack.pop()
-            if done:
-                out.append(node)
-                continue
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            stack.append((node, True))
-            for p in reversed(node.parents):
-                if id(p) not in seen:
-                    stack.append((p, False))
-    return out
-
 
 def _generic_values(nodes, leaves, inputs) -> dict:
     """Every node's value by the nodes' own ``value`` methods (the compile-time replay)."""
@@ -302,7 +291,7 @@ class Program:
         out, leaf = rec.out, rec.leaf
         leaves = [leaf] + list(rec.input_leaves)
         roots = leaves + ([out] if out is not None else []) + list(rec.guards)
-        nodes = _topological(roots)
+        nodes = postorder(roots, natural=True)
         self.nodes = len(nodes)
         live = {id(leaf)}
         for n in nodes:

@@ -584,25 +584,40 @@ def _placeholder_shape(shape, like):
 
 # -- sweeps ---------------------------------------------------------------------------------
 
+def postorder(roots, natural: bool = False) -> list:
+    """Every node reachable from roots, each after its parents (depth first from each
+    root; ``natural``: a node's parents are visited in their order, else last first).
+
+    >>> leaf = Leaf((1,), np.dtype(float)); postorder([leaf, leaf]) == [leaf]
+    True
+    """
+    out, seen = [], set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        stack = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                out.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            for p in (reversed(node.parents) if natural else node.parents):
+                if id(p) not in seen:
+                    stack.append((p, False))
+    return out
+
+
 def order(root: Node) -> list:
     """Nodes reachable from root, each after all of its consumers (root first).
 
     >>> leaf = Leaf((1,), np.dtype(float)); order(leaf) == [leaf]
     True
     """
-    out, seen, stack = [], set(), [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            out.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for p in node.parents:
-            if id(p) not in seen:
-                stack.append((p, False))
+    out = postorder([root])
     out.reverse()
     return out
 

@@ -181,3 +181,22 @@ def check(f, x, ref=None, *, kind: str = "cs", rtol: float = 1e-12, atol: float 
         _close("hessian: hyperdual vs forward-over-reverse", hess["hyperdual"][0],
                hess["forward-over-reverse"][0], 0, hess["hyperdual"][1] * 10)
     return jac
+
+
+#: the driver modes of check_modes: one direction per pass, the default chunk, reverse
+MODES = ({"mode": "forward", "chunk": 1}, {"mode": "forward"}, {"mode": "reverse"})
+HESSIANS = ("hyperdual", "forward-over-reverse")
+
+
+def check_modes(f, x, ref, *, rtol: float, atol: float) -> None:
+    """dd.jacobian in each of MODES against ref (chunk=1 only where n <= 8: n passes)."""
+    for kw in MODES if np.size(x) <= 8 else MODES[1:]:
+        np.testing.assert_allclose(dd.jacobian(f, x, **kw), ref, rtol=rtol, atol=atol,
+                                   err_msg=str(kw))
+
+
+def check_hessians(f, x, ref, *, rtol: float, atol: float) -> None:
+    """dd.hessian by both methods against ref."""
+    for method in HESSIANS:
+        np.testing.assert_allclose(dd.hessian(f, x, method=method), ref, rtol=rtol, atol=atol,
+                                   err_msg=method)

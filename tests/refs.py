@@ -34,3 +34,14 @@ def cd_jacobian(f, x, h=1e-6):
         cols.append((np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * h))
     jac = np.stack(cols, axis=-1) if cols else np.zeros(y0.shape + (0,))
     return jac.reshape(y0.shape + x.shape)
+
+
+def cs_cd_hessian(g, x):
+    """Hessian of a scalar g: central differences (h = 1e-5) of the complex-step gradient
+    (rounding ~eps / h, truncation h^2: use rtol ~1e-7)."""
+    return cd_jacobian(lambda y: cs_jacobian(g, y), x, h=1e-5)
+
+
+def rnd(*shape, seed=0):
+    """Standard normal numbers of ``shape``, seeded."""
+    return np.random.default_rng(seed).normal(size=shape)

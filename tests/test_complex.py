@@ -21,7 +21,7 @@ import mpmath
 import numpy as np
 import pytest
 import scipy.special as sc
-from refs import cd_jacobian, cs_jacobian
+from refs import cd_jacobian, cs_jacobian, rnd
 
 import dualdiff as dd
 
@@ -29,9 +29,6 @@ la = np.linalg
 MODES = ({"mode": "forward", "chunk": 1}, {"mode": "forward"}, {"mode": "reverse"},
          {"mode": "auto"})
 
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).normal(size=shape)
 
 
 def check(f, x, ref, rtol=1e-12, atol=1e-13):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from refs import cs_jacobian
+from refs import cs_jacobian, rnd
 
 import dualdiff as dd
 
@@ -24,9 +24,6 @@ MODES = ({"mode": "forward", "chunk": 1}, {"mode": "forward"}, {"mode": "reverse
          {"mode": "auto"})
 NORMS = (None, "ortho", "forward")
 
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).normal(size=shape)
 
 
 def check(f, x, ref, rtol=1e-12, atol=1e-13):

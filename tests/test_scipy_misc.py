@@ -18,13 +18,16 @@ with dualdiff, and a Gaussian-process client of dualdiff.scipy.linalg.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import scipy.integrate as si
 import scipy.interpolate as sip
 import scipy.optimize as so
 import scipy.signal as ss
-from refs import cd_jacobian, cs_jacobian
+from carriers import HESSIANS, check_hessians, check_modes
+from refs import cd_jacobian, cs_jacobian, rnd
 
 import dualdiff as dd
 import dualdiff.scipy
@@ -33,26 +36,9 @@ import dualdiff.scipy.interpolate as dip
 import dualdiff.scipy.linalg as dl
 import dualdiff.scipy.signal as dsig
 
-MODES = ({"mode": "forward", "chunk": 1}, {"mode": "forward"}, {"mode": "reverse"})
-HESSIANS = ("hyperdual", "forward-over-reverse")
+check = functools.partial(check_modes, rtol=1e-13, atol=1e-14)
+check_hessian = functools.partial(check_hessians, rtol=1e-08, atol=1e-10)
 
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).normal(size=shape)
-
-
-def check(f, x, ref, rtol=1e-13, atol=1e-14):
-    # one direction per pass (chunk=1) is checked where it stays cheap: n <= 8 passes
-    modes = MODES if np.size(x) <= 8 else MODES[1:]
-    for kw in modes:
-        np.testing.assert_allclose(dd.jacobian(f, x, **kw), ref, rtol=rtol, atol=atol,
-                                   err_msg=str(kw))
-
-
-def check_hessian(f, x, ref, rtol=1e-8, atol=1e-10):
-    for method in HESSIANS:
-        np.testing.assert_allclose(dd.hessian(f, x, method=method), ref, rtol=rtol, atol=atol,
-                                   err_msg=method)
 
 
 def value(f, x):

@@ -12,38 +12,20 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import scipy.special as sc
-from refs import cd_jacobian, cs_jacobian
+from carriers import MODES, check_hessians, check_modes
+from refs import cs_cd_hessian, cs_jacobian, rnd
 
 import dualdiff as dd
 import dualdiff.scipy.special as ds
 
-MODES = ({"mode": "forward", "chunk": 1}, {"mode": "forward"}, {"mode": "reverse"})
-HESSIANS = ("hyperdual", "forward-over-reverse")
+check = functools.partial(check_modes, rtol=1e-13, atol=1e-14)
+check_hessian = functools.partial(check_hessians, rtol=1e-12, atol=1e-13)
 
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).normal(size=shape)
-
-
-def check(f, x, ref, rtol=1e-13, atol=1e-14):
-    # one direction per pass (chunk=1) is checked where it stays cheap: n <= 8 passes
-    modes = MODES if np.size(x) <= 8 else MODES[1:]
-    for kw in modes:
-        np.testing.assert_allclose(dd.jacobian(f, x, **kw), ref, rtol=rtol, atol=atol,
-                                   err_msg=str(kw))
-
-
-def check_hessian(f, x, ref, rtol=1e-12, atol=1e-13):
-    for method in HESSIANS:
-        np.testing.assert_allclose(dd.hessian(f, x, method=method), ref, rtol=rtol, atol=atol,
-                                   err_msg=method)
-
-
-def cs_cd_hessian(g, x):
-    return cd_jacobian(lambda y: cs_jacobian(g, y), x, h=1e-5)
 
 
 def lse_ref(a, b=None, axis=None):

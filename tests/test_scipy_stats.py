@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -26,33 +27,17 @@ import pytest
 import scipy.optimize as so
 import scipy.special as sc
 import scipy.stats as st
-from refs import cd_jacobian, cs_jacobian
+from carriers import check_hessians, check_modes
+from refs import cd_jacobian, cs_cd_hessian, cs_jacobian
 
 import dualdiff as dd
 import dualdiff.scipy
 import dualdiff.scipy.stats as ds
 
-MODES = ({"mode": "forward", "chunk": 1}, {"mode": "forward"}, {"mode": "reverse"})
-HESSIANS = ("hyperdual", "forward-over-reverse")
+check = functools.partial(check_modes, rtol=1e-12, atol=1e-13)
+check_hessian = functools.partial(check_hessians, rtol=1e-07, atol=1e-09)
+
 LOG2PI = math.log(2 * math.pi)
-
-
-def check(f, x, ref, rtol=1e-12, atol=1e-13):
-    # one direction per pass (chunk=1) is checked where it stays cheap: n <= 8 passes
-    modes = MODES if np.size(x) <= 8 else MODES[1:]
-    for kw in modes:
-        np.testing.assert_allclose(dd.jacobian(f, x, **kw), ref, rtol=rtol, atol=atol,
-                                   err_msg=str(kw))
-
-
-def check_hessian(f, x, ref, rtol=1e-7, atol=1e-9):
-    for method in HESSIANS:
-        np.testing.assert_allclose(dd.hessian(f, x, method=method), ref, rtol=rtol, atol=atol,
-                                   err_msg=method)
-
-
-def cs_cd_hessian(g, x):
-    return cd_jacobian(lambda y: cs_jacobian(g, y), x, h=1e-5)
 
 
 lg = sc.loggamma
