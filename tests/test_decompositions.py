@@ -27,7 +27,7 @@ import mpmath
 import numpy as np
 import pytest
 from carriers import check_first
-from refs import cd_jacobian, cs_jacobian
+from refs import cd_jacobian, cs_jacobian, rnd
 
 import dualdiff as dd
 from dualdiff.core import primal
@@ -35,9 +35,6 @@ from dualdiff.core import primal
 la = np.linalg
 MODES = ({"mode": "forward", "chunk": 1}, {"mode": "forward"}, {"mode": "reverse"})
 
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).normal(size=shape)
 
 
 def T(x):

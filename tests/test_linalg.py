@@ -14,14 +14,12 @@ import carriers
 import numpy as np
 import pytest
 from carriers import same_in_every_mode
+from refs import rnd
 
 import dualdiff as dd
 
 la = np.linalg
 
-
-def rnd(*shape, seed=0):
-    return np.random.default_rng(seed).normal(size=shape)
 
 
 def check(f, x, ref=None, rtol=1e-11, atol=1e-12, cd=False, **kw):
