@@ -355,14 +355,18 @@ def gradient_plan(f: Function, x0: ArrayLike, args: tuple = ()) -> GradientPlan:
     return GradientPlan(f, x0, args)
 
 
-def hessian_plan(f: Function, x0: ArrayLike, args: tuple = ()) -> HessianPlan:
+def hessian_plan(f: Function, x0: ArrayLike, args: tuple = (), sparsity=None) -> HessianPlan:
     """Record the gradient of a real scalar f once at x0; ``plan(x, *args)`` is its
-    Hessian at x (``minimize(hess=plan)``).
+    Hessian at x (``minimize(hess=plan)``).  With ``sparsity="auto"`` (or a pattern) the
+    plan star-colours the Hessian's pattern, replays one direction per colour and
+    returns a scipy.sparse csr_array (the bits of ``hessian(f, x, sparsity=...)``).
 
     >>> hessian_plan(lambda x: x[0] ** 2 * x[1], [1.0, 1.0])([3.0, 2.0]).tolist()
     [[4.0, 6.0], [6.0, 0.0]]
+    >>> hessian_plan(lambda x: np.sum(x ** 3), [1.0, 1.0], sparsity="auto")([1.0, 2.0]).nnz
+    2
     """
-    return HessianPlan(f, x0, args)
+    return HessianPlan(f, x0, args, sparsity)
 
 
 def hvp_plan(f: Function, x0: ArrayLike, args: tuple = ()) -> HvpPlan:

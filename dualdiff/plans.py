@@ -59,7 +59,7 @@ call's state is its own, a re-recording swaps the program atomically, and the
 counters are updated under a lock.
 
 >>> import numpy as np
->>> plan = gradient_plan(lambda x: np.sum(x ** 3), np.ones(3))
+>>> plan = GradientPlan(lambda x: np.sum(x ** 3), np.ones(3))
 >>> plan(np.array([1.0, 2.0, 3.0])).tolist(), plan.rerecords
 ([3.0, 12.0, 27.0], 0)
 """
@@ -80,6 +80,7 @@ from .core import Carrier, all_zero, index_map, kink_sign
 from .modes import check_scalar, choose, reverse_rows
 from .reverse import Recording, at_input
 from .seeding import as_input, basis_seeds, default_chunk
+from .sparse_hessian import SparseHessianPlan
 from .tape import (
     Elementwise,
     Guard,
@@ -1460,17 +1461,45 @@ class HessianPlan(Plan):
     of basis tangents through the recorded program of f's gradient (the bits of
     ``dd.hessian(f, x, method="forward-over-reverse")``).
 
+    With ``sparsity`` ("auto" or a pattern, as :class:`~dualdiff.SparseHessianPlan`
+    takes it) the sweeps carry one direction per colour of a star colouring and the
+    plan returns the csr_array (n, n) (the bits of ``dd.hessian(f, x, sparsity=...)``);
+    a pattern detected at x0 that rests on discrete results of x is detected again
+    whenever the plan records again.
+
     >>> plan = HessianPlan(lambda x: x[0] ** 2 * x[1], np.ones(2))
     >>> plan(np.array([3.0, 2.0])).tolist()
     [[4.0, 6.0], [6.0, 0.0]]
+    >>> sparse = HessianPlan(lambda x: np.sum(x ** 3), np.ones(3), sparsity="auto")
+    >>> sparse(np.arange(3.0)).toarray().diagonal().tolist(), sparse.colouring.ncolors
+    ([0.0, 6.0, 12.0], 1)
     """
 
     kind = "hessian"
     order = 2
 
-    def __call__(self, x, *args) -> np.ndarray:
-        program, value, state = self._prepare(x, args)
-        return forward_columns(_Replayed(program, value, state))
+    def __init__(self, f: Function, x0, args: tuple = (), sparsity=None):
+        super().__init__(f, x0, args)
+        #: the pattern and its star colouring (a SparseHessianPlan used for them only)
+        self.colouring = None if sparsity is None else SparseHessianPlan(
+            f, x0, sparsity=sparsity, args=self.args)
+        self._coloured_at = self.rerecords
+
+    def _hessian(self, x, args, program, value, state):
+        replayed = _Replayed(program, value, state)
+        c = self.colouring
+        if c is None:
+            return forward_columns(replayed)
+        if self.rerecords != self._coloured_at and c.local:  # another path: its pattern
+            c.redetect(as_input(x), args or self.args)
+            self._coloured_at = self.rerecords
+        if not c.seeds:
+            return c.assemble(np.zeros((0, c.n)))
+        return c.assemble(np.concatenate([np.reshape(replayed.push(s.astype(
+            program.x_dtype)), (s.shape[0], -1)) for s in c.seeds]))
+
+    def __call__(self, x, *args):
+        return self._hessian(x, args, *self._prepare(x, args))
 
     def gradient_and_hessian(self, x, *args):
         """``(gradient, Hessian)`` from the same replay.
@@ -1480,7 +1509,7 @@ class HessianPlan(Plan):
         [[3.0, 12.0], [[6.0, 0.0], [0.0, 12.0]]]
         """
         program, value, state = self._prepare(x, args)
-        return value, forward_columns(_Replayed(program, value, state))
+        return value, self._hessian(x, args, program, value, state)
 
 
 class HvpPlan(Plan):
@@ -1502,42 +1531,3 @@ class HvpPlan(Plan):
         shape = program.x_shape
         v = np.array(np.broadcast_to(np.asarray(v, dtype=program.x_dtype), shape))
         return np.asarray(program.forward(state, v[None]))[0]
-
-
-def gradient_plan(f: Function, x0, args: tuple = ()) -> GradientPlan:
-    """Record a real scalar f once at x0; ``plan(x, *args)`` is its gradient at x.
-
-    >>> plan = gradient_plan(lambda x: np.sum(x ** 2), np.zeros(2))
-    >>> plan(np.array([1.0, 2.0])).tolist()
-    [2.0, 4.0]
-    """
-    return GradientPlan(f, x0, args)
-
-
-def hessian_plan(f: Function, x0, args: tuple = ()) -> HessianPlan:
-    """Record the gradient of a real scalar f once at x0; ``plan(x, *args)`` is the
-    Hessian at x.
-
-    >>> hessian_plan(lambda x: x[0] * x[1], np.zeros(2))(np.ones(2)).tolist()
-    [[0.0, 1.0], [1.0, 0.0]]
-    """
-    return HessianPlan(f, x0, args)
-
-
-def hvp_plan(f: Function, x0, args: tuple = ()) -> HvpPlan:
-    """Record the gradient of a real scalar f once at x0; ``plan(x, v, *args)`` is H(x) v.
-
-    >>> hvp_plan(lambda x: x[0] * x[1], np.zeros(2))(np.ones(2), [1.0, 0.0]).tolist()
-    [0.0, 1.0]
-    """
-    return HvpPlan(f, x0, args)
-
-
-def dense_jacobian_plan(f: Function, x0, mode: str = "auto",
-                        args: tuple = ()) -> DenseJacobianPlan:
-    """Record f once at x0; ``plan(x, *args)`` is its dense Jacobian at x.
-
-    >>> dense_jacobian_plan(np.sin, np.zeros(2))(np.zeros(2)).tolist()
-    [[1.0, 0.0], [0.0, 1.0]]
-    """
-    return DenseJacobianPlan(f, x0, mode=mode, args=args)

@@ -144,22 +144,39 @@ class SparseHessianPlan:
         self.ncolors = c = self.coloring["star"]
         n = self.n
         step = self.chunk or max(1, min(c, default_chunk(n)))
-        self._seeds = []
+        self.seeds = []
         for start in range(0, c, step):
             k = min(step, c - start)
             seed = np.zeros((k, n))
             sel = (self.colors >= start) & (self.colors < start + k)
             seed[self.colors[sel] - start, np.flatnonzero(sel)] = 1.0
-            self._seeds.append(seed.reshape((k,) + self.in_shape))
+            self.seeds.append(seed.reshape((k,) + self.in_shape))
 
     def _compressed(self, x, args):
         """(ncolors, n) = (H S)^T and the discrete results of each pass."""
         if self.ncolors == 0:
             return np.zeros((0, self.n)), []
         passes = fanout.run(self.executor, hvp_pass,
-                            [(self.f, x, seed.astype(x.dtype), args) for seed in self._seeds])
+                            [(self.f, x, seed.astype(x.dtype), args) for seed in self.seeds])
         out = [t for t, _ in passes]
         return (out[0] if len(out) == 1 else np.concatenate(out)), [s for _, s in passes]
+
+    def redetect(self, x, args) -> bool:
+        """Detect the pattern again at x (f takes another path there); colour it again
+        if it changed, and say so."""
+        old = self.pattern
+        self._redetect(x, args)
+        if old.shape == self.pattern.shape and not (old != self.pattern).nnz:
+            return False
+        self._colour()
+        return True
+
+    def assemble(self, compressed) -> sp.csr_array:
+        """H from ``compressed`` = (H S)^T (ncolours, n), S the seeds (``self.seeds``
+        stacked), every entry read directly."""
+        p = self.pattern
+        data = np.reshape(compressed, (-1,))[self._read]
+        return sp.csr_array((data, p.indices, p.indptr), shape=p.shape)
 
     def __call__(self, x, *args) -> sp.csr_array:
         x = as_input(x)
@@ -170,14 +187,9 @@ class SparseHessianPlan:
         compressed, seen = self._compressed(x, args)
         if self._seen is not None and not all(s.same(self._seen) for s in seen):
             # x takes another path than the pattern was detected on: detect again here
-            old = self.pattern
-            self._redetect(x, args)
-            if old.shape != self.pattern.shape or (old != self.pattern).nnz:
-                self._colour()
+            if self.redetect(x, args):
                 compressed = self._compressed(x, args)[0]
-        p = self.pattern
-        data = compressed.ravel()[self._read]
-        return sp.csr_array((data, p.indices, p.indptr), shape=p.shape)
+        return self.assemble(compressed)
 
     def __repr__(self) -> str:
         return (f"SparseHessianPlan({self.n}x{self.n}, nnz={self.pattern.nnz}, "

@@ -19,7 +19,7 @@ from scipy.integrate import solve_ivp
 import dualdiff as dd
 from dualdiff import plans
 from dualdiff.modes import forward_rows
-from dualdiff.problems import MLP, rosen, rosen_loop
+from dualdiff.problems import MLP, rosen, rosen_hessian, rosen_loop
 from dualdiff.reverse import Recording
 
 
@@ -100,6 +100,39 @@ def test_hessian_and_hvp_plans_are_forward_over_reverse_bit_for_bit(f):
                   axis=1)
     np.testing.assert_allclose(hplan(X1), fd, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(vplan(X1, v), fd @ v, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("f", SCALAR_FUNCS, ids=lambda f: f.__name__)
+def test_sparse_hessian_plan_is_the_sparse_driver_bit_for_bit(f):
+    plan = dd.hessian_plan(f, X0, sparsity="auto")
+    for x in (X0, X1):
+        h = plan(x)
+        want = dd.hessian(f, x, sparsity="auto")
+        assert (h.indptr == want.indptr).all() and (h.indices == want.indices).all()
+        assert identical(h.data, want.data)
+        np.testing.assert_allclose(h.toarray(), dd.hessian(f, x), rtol=1e-12, atol=1e-12)
+
+
+def coupling_by_sign(x):
+    # which pairs couple depends on the sign of x[0]: the pattern is local to x
+    return np.sum(x[1:] * x[:-1]) if x[0] > 0 else np.sum(x ** 3)
+
+
+def test_sparse_hessian_plan_detects_again_on_another_path():
+    x0, x = np.array([1.0, 2.0, 3.0]), np.array([-1.0, 2.0, 3.0])
+    plan = dd.hessian_plan(coupling_by_sign, x0, sparsity="auto")
+    assert plan.colouring.local
+    assert plan(x0).nnz == dd.hessian_sparsity(coupling_by_sign, x0).nnz > 3
+    h = plan(x)  # another path: the plan records again and the pattern is detected again
+    assert plan.rerecords == 1 and h.nnz == 3
+    np.testing.assert_array_equal(h.toarray(), np.diag(6 * x))
+
+
+def test_sparse_hessian_plan_of_the_chained_rosenbrock_uses_three_colours():
+    x = np.linspace(-1.0, 1.0, 50)
+    plan = dd.hessian_plan(rosen, x, sparsity="auto")
+    assert plan.colouring.ncolors == 3
+    np.testing.assert_allclose(plan(x).toarray(), rosen_hessian(x), rtol=1e-13, atol=1e-12)
 
 
 mlp = MLP(5, 4, hidden=6, seed=3)
