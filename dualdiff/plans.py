@@ -91,6 +91,7 @@ from .tape import (
     Slot,
     Transpose,
     Write,
+    accumulate,
     postorder,
 )
 
@@ -255,19 +256,9 @@ def _tangent_term(t, f):
     return out if _fin(f) else np.where(all_zero(t), 0.0, out)
 
 
-def _add(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    if isinstance(a, list):
-        return [_add(x, y) for x, y in zip(a, b)]
-    return a + b
-
-
 _ENV = {"np": np, "_F64": np.float64, "_quiet": quiet, "_loud": loud, "_Stale": Stale,
         "_same": same, "_kink": kink_sign, "_term": _term, "_tterm": _tangent_term,
-        "_add": _add, "_isfinite": np.isfinite, "_where": np.where, "_az": all_zero,
+        "_add": accumulate, "_isfinite": np.isfinite, "_where": np.where, "_az": all_zero,
         "_reshape": np.reshape, "_sumr": np.add.reduce, "_bto": np.broadcast_to,
         "_zeros": np.zeros, "_rzeros": zeros, "_rt": np.result_type, "_expand": expand,
         "_take": np.take, "_fin": _fin}

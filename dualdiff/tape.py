@@ -622,13 +622,15 @@ def order(root: Node) -> list:
     return out
 
 
-def _add(a, b):
+def accumulate(a, b):
+    """``a + b`` of two contributions to an adjoint, either of which may be None (none
+    yet), lists summed element by element."""
     if a is None:
         return b
     if b is None:
         return a
     if isinstance(a, list):
-        return [_add(x, y) for x, y in zip(a, b)]
+        return [accumulate(x, y) for x, y in zip(a, b)]
     return a + b
 
 
@@ -648,7 +650,7 @@ def backward(root: Node, leaf: Node, u, nodes: list, saved=None):
             s = node.saved if saved is None else saved[id(node)]
             for p, c in zip(node.parents, node.vjp(s, a)):
                 if c is not None:
-                    adj[id(p)] = _add(adj.get(id(p)), c)
+                    adj[id(p)] = accumulate(adj.get(id(p)), c)
     finally:
         loud(token)
     return None
