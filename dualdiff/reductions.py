@@ -204,32 +204,62 @@ def _trapezoid(y, x=None, dx=1.0, axis=-1):
 
 @implements(np.gradient)
 def _gradient(f, *varargs, axis=None, edge_order=1):
-    # second-order central differences inside, one-sided of order edge_order at the ends:
-    # a fixed linear combination of shifted slices (uniform scalar spacings only)
+    """NumPy's formulas: second-order differences inside, one-sided of order edge_order at
+    the ends; a spacing is a scalar or the coordinates along its axis (constant or
+    traced), non-uniform coordinates weighting the three neighbours as NumPy does."""
     nd = np.ndim(f)
     axes = axes_of(axis, nd)
     spacing = list(varargs) if varargs else [1.0]
     if len(spacing) == 1:
         spacing = spacing * len(axes)
-    if any(np.ndim(h) != 0 or find_owner([h]) is not None for h in spacing):
-        raise TypeError("np.gradient: dualdiff supports constant scalar spacings only; "
-                        "write coordinate-array differences with np.diff")
+    if len(spacing) != len(axes):
+        raise TypeError("invalid number of arguments")
     outs = []
     for ax, h in zip(axes, spacing):
         n = np.shape(f)[ax]
         if n < edge_order + 1:
             raise ValueError("Shape of array too small to calculate a numerical gradient, "
                              "at least (edge_order + 1) elements are required.")
+        if np.ndim(h) == 1:
+            if np.shape(h)[0] != n:
+                raise ValueError("when 1d, distances must match the length of the "
+                                 "corresponding dimension")
+            dx = np.diff(h)
+            uniform = bool(np.all(dx == dx[0]))  # NumPy takes the scalar formulas then
+            h = dx[0] if uniform else dx
+        elif np.ndim(h) != 0:
+            raise ValueError("distances must be either scalars or 1d")
+        outs.append(_gradient_along(f, ax, h, edge_order, nd))
+    return outs[0] if len(outs) == 1 else tuple(outs)
 
-        def sl(a, b, ax=ax):
-            return f[(slice(None),) * ax + (slice(a, b),)]
 
+def _gradient_along(f, ax, h, edge_order, nd):
+    def sl(a, b):
+        return f[(slice(None),) * ax + (slice(a, b),)]
+
+    if np.ndim(h) == 0:
         mid = (sl(2, None) - sl(None, -2)) / (2.0 * h)
         if edge_order == 1:
             first = (sl(1, 2) - sl(0, 1)) / h
             last = (sl(-1, None) - sl(-2, -1)) / h
         else:
-            first = (-1.5 * sl(0, 1) + 2.0 * sl(1, 2) - 0.5 * sl(2, 3)) / h
-            last = (0.5 * sl(-3, -2) - 2.0 * sl(-2, -1) + 1.5 * sl(-1, None)) / h
-        outs.append(np.concatenate([first, mid, last], axis=ax))
-    return outs[0] if len(outs) == 1 else tuple(outs)
+            first = -1.5 / h * sl(0, 1) + 2.0 / h * sl(1, 2) - 0.5 / h * sl(2, 3)
+            last = 0.5 / h * sl(-3, -2) - 2.0 / h * sl(-2, -1) + 1.5 / h * sl(-1, None)
+        return np.concatenate([first, mid, last], axis=ax)
+    shape = [-1 if i == ax else 1 for i in range(nd)]
+    dx1, dx2 = h[:-1], h[1:]
+    a = np.reshape(-dx2 / (dx1 * (dx1 + dx2)), shape)
+    b = np.reshape((dx2 - dx1) / (dx1 * dx2), shape)
+    c = np.reshape(dx1 / (dx2 * (dx1 + dx2)), shape)
+    mid = a * sl(None, -2) + b * sl(1, -1) + c * sl(2, None)
+    if edge_order == 1:
+        first = (sl(1, 2) - sl(0, 1)) / h[0]
+        last = (sl(-1, None) - sl(-2, -1)) / h[-1]
+    else:
+        d1, d2 = h[0], h[1]
+        first = (-(2.0 * d1 + d2) / (d1 * (d1 + d2)) * sl(0, 1) + (d1 + d2) / (d1 * d2)
+                 * sl(1, 2) - d1 / (d2 * (d1 + d2)) * sl(2, 3))
+        d1, d2 = h[-2], h[-1]
+        last = (d2 / (d1 * (d1 + d2)) * sl(-3, -2) - (d2 + d1) / (d1 * d2) * sl(-2, -1)
+                + (2.0 * d2 + d1) / (d2 * (d1 + d2)) * sl(-1, None))
+    return np.concatenate([first, mid, last], axis=ax)

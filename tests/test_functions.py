@@ -600,5 +600,16 @@ def test_spaces_polynomials_gradient_quantiles():
           lambda x: _quantile_ref(x, [0.1, 0.9], axis=0, keepdims=True))
     with pytest.raises(TypeError, match="linear"):
         dd.jacobian(lambda x: np.quantile(x, 0.5, method="nearest"), x)
-    with pytest.raises(TypeError, match="spacings"):
-        dd.jacobian(lambda x: np.gradient(x[0], np.arange(5.0) ** 2), x)
+    # coordinates along an axis, constant or traced, uniform or not (NumPy's weights)
+    coords = np.arange(5.0) ** 2 + 1.0
+    check(lambda x: np.gradient(x[0], coords), x)
+    check(lambda x: np.gradient(x, 0.5, coords, edge_order=2)[1], x)
+    check(lambda x: np.gradient(x[0], np.cumsum(np.exp(x[1]))), x)
+    check(lambda x: np.gradient(x[1], 0.5 * np.arange(5.0), edge_order=2), x)
+    for spacing in (coords, 0.5 * np.arange(5.0)):
+        for order in (1, 2):
+            np.testing.assert_array_equal(  # NumPy's own formulas, bit for bit
+                dd.jvp(lambda y: np.gradient(y, spacing, edge_order=order), x[0],
+                       np.ones(5))[0], np.gradient(x[0], spacing, edge_order=order))
+    with pytest.raises(ValueError, match="must match the length"):
+        dd.jacobian(lambda x: np.gradient(x[0], np.arange(3.0)), x)
