@@ -38,6 +38,7 @@ import sys
 
 import numpy as np
 import scipy.sparse as _sparse
+from numpy.lib.array_utils import normalize_axis_index
 
 from . import rules, rules_special
 from .arrays import ERRSTATE, IGNORE, loud, quiet
@@ -1331,7 +1332,32 @@ def apply_ufunc(ufunc, inputs):
 
 _REDUCE = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min,
            np.fmax: np.nanmax, np.fmin: np.nanmin}
+
+
+def _running_selection(ufunc):
+    """``ufunc.accumulate`` of maximum / minimum / fmax / fmin: each output selects an
+    input (the running winner; at a tie the earlier one, as ``ufunc(earlier, later)``
+    keeps its first argument), gathered so its derivative comes along."""
+    def accumulate(a, axis=0):
+        v = np.asarray(primal(a))
+        ax = normalize_axis_index(axis, v.ndim)
+        acc = ufunc.accumulate(v, axis=ax)
+        lead = (slice(None),) * ax
+        prev = acc[lead + (slice(None, -1),)]
+        cur = acc[lead + (slice(1, None),)]
+        new = ~((cur == prev) | (np.isnan(cur) & np.isnan(prev)))
+        first = np.ones_like(acc[lead + (slice(0, 1),)], dtype=bool)
+        pos = np.reshape(np.arange(v.shape[ax]), [-1 if i == ax else 1 for i in range(v.ndim)])
+        idx = np.maximum.accumulate(np.where(np.concatenate([first, new], axis=ax), pos, 0),
+                                    axis=ax)
+        return np.take_along_axis(a, idx, axis=ax)
+
+    return accumulate
+
+
 _ACCUMULATE = {np.add: np.cumsum, np.multiply: np.cumprod}
+_ACCUMULATE.update({uf: _running_selection(uf) for uf in (np.maximum, np.minimum, np.fmax,
+                                                          np.fmin)})
 
 
 def call_ufunc(ufunc, method, inputs, kwargs):

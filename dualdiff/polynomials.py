@@ -23,6 +23,31 @@ def _vander(x, N=None, increasing=False):
     return np.power(np.reshape(x, (-1, 1)), powers.astype(float))
 
 
+@implements(np.polyfit)
+def _polyfit(x, y, deg, rcond=None, full=False, w=None, cov=False):
+    """NumPy's least-squares fit, step for step (Vandermonde columns scaled to unit norm,
+    ``lstsq``, scaled back): differentiable in x, y and w.  ``full=True`` and ``cov`` are
+    refused (they report ranks, singular values and residuals of the solver)."""
+    if full or cov:
+        raise TypeError("np.polyfit(..., full=True / cov=...) is not supported by dualdiff; "
+                        "call it with the defaults (or fit .value for the diagnostics)")
+    deg = int(deg)
+    if deg < 0:  # NumPy's checks and messages
+        raise ValueError("expected deg >= 0")
+    if np.ndim(x) != 1 or np.shape(x)[0] == 0:
+        raise TypeError("expected non-empty 1D vector for x")
+    if np.ndim(y) not in (1, 2) or np.shape(x)[0] != np.shape(y)[0]:
+        raise TypeError("expected 1D or 2D array for y, of the same length as x")
+    rcond = np.shape(x)[0] * np.finfo(float).eps if rcond is None else rcond
+    lhs, rhs = np.vander(x, deg + 1), y
+    if w is not None:
+        lhs = lhs * np.reshape(w, (-1, 1))
+        rhs = rhs * (np.reshape(w, (-1, 1)) if np.ndim(y) == 2 else w)
+    scale = np.sqrt(np.sum(lhs * lhs, axis=0))
+    c = np.linalg.lstsq(lhs / scale, rhs, rcond=rcond)[0]
+    return (c.T / scale).T
+
+
 def _poly_pad(a, n):
     return np.concatenate([np.zeros(n - np.shape(a)[0]), a]) if np.shape(a)[0] < n else a
 

@@ -311,6 +311,17 @@ def test_interp_and_polyval():
     check(lambda p: np.polyval(p, x), c)
     check(lambda p: np.polyval(p, 0.7), c)
     check(lambda x: np.polyval(x[:3], x), x)
+    # polyfit: NumPy's scaled least squares, in y (linear: complex step), x and w
+    t = np.linspace(0.0, 1.0, 6)
+    for deg in (1, 2):
+        check(lambda y, deg=deg: np.polyfit(t, y, deg), x)
+        check(lambda y, deg=deg: np.polyfit(t, np.stack([y, y ** 2], 1), deg), x)
+        check(lambda s, deg=deg: np.polyfit(np.cumsum(np.exp(s)), x, deg), x, kind="cd",
+              rtol=1e-6, atol=1e-7)
+        check(lambda w, deg=deg: np.polyfit(t, x, deg, w=1.0 + 0.1 * w ** 2), x, kind="cd",
+              rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(dd.jvp(lambda y, deg=deg: np.polyfit(t, y, deg), x,
+                                             x)[0], np.polyfit(t, x, deg))
 
 
 def test_interp_conventions_at_knots_and_ends():
@@ -441,6 +452,14 @@ def test_ufunc_methods():
     check(lambda x: np.maximum.reduce(x, axis=0), x)
     check(lambda x: np.add.accumulate(x, axis=1), x)
     check(lambda x: np.multiply.accumulate(x), x)
+    # running maxima and minima select an input: the earlier one at a tie
+    for uf in (np.maximum, np.minimum, np.fmax, np.fmin):
+        check(lambda x, uf=uf: uf.accumulate(x, axis=1), x, kind="cd", rtol=1e-8, atol=1e-8)
+        check(lambda x, uf=uf: uf.accumulate(x), x, kind="cd", rtol=1e-8, atol=1e-8)
+    ties = np.array([1.0, 3.0, 3.0, 2.0, 5.0])
+    running = np.array([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 1, 0, 0, 0], [0, 1, 0, 0, 0],
+                        [0, 0, 0, 0, 1]], dtype=float)
+    same_in_every_mode(np.maximum.accumulate, ties, running)
     check(lambda x: np.multiply.outer(x[0], x[1]), x)
     check(lambda x: np.subtract.outer(x[0], x[1, :2]), x)
 
