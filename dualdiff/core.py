@@ -1370,6 +1370,12 @@ def call_ufunc(ufunc, method, inputs, kwargs):
     if method == "__call__" and not kwargs:
         return apply_ufunc(ufunc, inputs)
     name = public_name(ufunc)
+    if method == "reduce" and ufunc in _REDUCE and not set(kwargs) - {
+            "axis", "keepdims", "initial", "where", "dtype"}:
+        # np.add.reduce is np.sum (which takes NumPy's where= and initial=), and so on
+        if kwargs.pop("dtype", None) not in (None, float, np.float64):
+            raise TypeError(f"{name}.reduce(..., dtype=) would change the derivative's dtype")
+        return _REDUCE[ufunc](inputs[0], axis=kwargs.pop("axis", 0), **kwargs)
     if kwargs.get("where", True) is not True:
         raise TypeError(f"{name}(..., where=) is not supported by dualdiff; use np.where")
     dtype = kwargs.pop("dtype", None)
@@ -1380,9 +1386,6 @@ def call_ufunc(ufunc, method, inputs, kwargs):
     kwargs.pop("order", None)
     kwargs.pop("subok", None)
     if method == "reduce" and ufunc in _REDUCE:
-        if kwargs.get("initial", np._NoValue) is not np._NoValue:
-            raise TypeError(f"{name}.reduce(..., initial=) is not supported by dualdiff; "
-                            f"add the initial value yourself")
         return _REDUCE[ufunc](inputs[0], axis=kwargs.get("axis", 0),
                               keepdims=kwargs.get("keepdims", False))
     if method == "accumulate" and ufunc in _ACCUMULATE:

@@ -8,12 +8,25 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 from .core import HANDLED, discrete, find_owner, implements, linear, strip
-from .shape import axes_of, reject, shifted
+from .shape import axes_of, shifted
+
+
+def given(v) -> bool:
+    """Whether a keyword of NumPy's reductions was passed (not its ``_NoValue``)."""
+    return v is not np._NoValue and v is not None
+
+
+def masked(a, where, fill):
+    """a with the elements ``where`` leaves out replaced by ``fill`` (NumPy's ``where=``
+    of reductions: those elements do not take part), in a's shape."""
+    return np.where(np.broadcast_to(where, np.shape(a)), a, fill) if given(where) else a
 
 
 @implements(np.sum)
 def _sum(a, axis=None, dtype=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
-    reject("sum", initial=initial, where=where)
+    if given(where) or given(initial):
+        total = np.sum(masked(a, where, 0.0), axis=axis, keepdims=keepdims)
+        return total + initial if given(initial) else total
     axes = axes_of(axis, np.ndim(a))
     shape = np.shape(a)
 
@@ -68,9 +81,13 @@ def restore(r, a, axes, keepdims):
     return np.reshape(r, [1 if i in axes else s for i, s in enumerate(np.shape(a))])
 
 
-def _selector(argfn, name):
+def _selector(argfn, name, pick):
     def impl(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
-        reject(name, initial=initial, where=where)
+        if given(where) and not given(initial):
+            raise ValueError(f"reduction operation '{name}' does not have an identity, so to "
+                             f"use a where mask one has to specify 'initial'")
+        if given(initial):  # initial takes part first: at a tie it wins (slope 0)
+            return pick(initial, impl(masked(a, where, initial), axis, keepdims=keepdims))
         flat, axes = to_last(a, axis)
         i = discrete(argfn, (flat,), {"axis": -1}, select=True)[..., None]
         return restore(np.take_along_axis(flat, i, axis=-1)[..., 0], a, axes, keepdims)
@@ -78,10 +95,10 @@ def _selector(argfn, name):
     return impl
 
 
-HANDLED[np.max] = HANDLED[np.amax] = _selector(np.argmax, "max")
-HANDLED[np.min] = HANDLED[np.amin] = _selector(np.argmin, "min")
-HANDLED[np.nanmax] = _selector(np.nanargmax, "nanmax")
-HANDLED[np.nanmin] = _selector(np.nanargmin, "nanmin")
+HANDLED[np.max] = HANDLED[np.amax] = _selector(np.argmax, "maximum", np.maximum)
+HANDLED[np.min] = HANDLED[np.amin] = _selector(np.argmin, "minimum", np.minimum)
+HANDLED[np.nanmax] = _selector(np.nanargmax, "fmax", np.fmax)
+HANDLED[np.nanmin] = _selector(np.nanargmin, "fmin", np.fmin)
 
 
 @implements(np.ptp)
@@ -92,7 +109,9 @@ def _ptp(a, axis=None, out=None, keepdims=False):
 @implements(np.prod)
 def _prod(a, axis=None, dtype=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
     # pairwise tree: log2(n) vectorised products, exact with zeros
-    reject("prod", initial=initial, where=where)
+    if given(where) or given(initial):
+        total = np.prod(masked(a, where, 1.0), axis=axis, keepdims=keepdims)
+        return initial * total if given(initial) else total
     p, axes = to_last(a, axis)
     while np.shape(p)[-1] > 1:
         if np.shape(p)[-1] % 2:

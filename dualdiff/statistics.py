@@ -12,13 +12,15 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 from .core import find_owner, implements
-from .reductions import restore, to_last
+from .reductions import given, restore, to_last
 from .shape import axes_of, reject
 
 
 @implements(np.mean)
 def _mean(a, axis=None, dtype=None, keepdims=False, *, where=np._NoValue):
-    reject("mean", where=where)
+    if given(where):
+        count = np.sum(np.broadcast_to(where, np.shape(a)), axis=axis, keepdims=keepdims)
+        return np.sum(a, axis=axis, keepdims=keepdims, where=where) / count
     axes = axes_of(axis, np.ndim(a))
     count = int(np.prod([np.shape(a)[i] for i in axes]))
     return np.sum(a, axis=axes, keepdims=keepdims) / count
@@ -42,8 +44,13 @@ def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
 @implements(np.var)
 def _var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=np._NoValue,
          mean=np._NoValue, correction=np._NoValue):
-    reject("var", where=where, mean=mean)
+    reject("var", mean=mean)
     ddof = ddof if correction is np._NoValue else correction
+    if given(where):
+        count = np.sum(np.broadcast_to(where, np.shape(a)), axis=axis, keepdims=keepdims)
+        d = a - np.mean(a, axis=axis, keepdims=True, where=where)
+        dd = np.real(d * np.conj(d)) if np.iscomplexobj(d) else d * d
+        return np.sum(dd, axis=axis, keepdims=keepdims, where=where) / (count - ddof)
     axes = axes_of(axis, np.ndim(a))
     count = int(np.prod([np.shape(a)[i] for i in axes]))
     d = a - np.mean(a, axis=axes, keepdims=True)

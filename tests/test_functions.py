@@ -464,6 +464,25 @@ def test_ufunc_methods():
     check(lambda x: np.subtract.outer(x[0], x[1, :2]), x)
 
 
+def test_reductions_with_where_and_initial():
+    # NumPy's where= (left-out elements take no part) and initial= (it takes part first:
+    # at a tie with it the slope is 0), values bit for bit
+    x = rnd(3, 4, seed=7)
+    mask = x > -0.3
+    cases = [lambda x: np.sum(x, axis=1, where=mask), lambda x: np.sum(x, initial=1.5),
+             lambda x: np.prod(x, axis=0, where=mask, initial=2.0),
+             lambda x: np.max(x, axis=1, initial=0.3),
+             lambda x: np.min(x, axis=0, where=mask, initial=5.0),
+             lambda x: np.nanmax(x, initial=-1.0), lambda x: np.mean(x, axis=1, where=mask),
+             lambda x: np.var(x, axis=1, where=mask, ddof=1), lambda x: np.std(x, where=mask)]
+    for f in cases:
+        check(f, x, kind="cd", rtol=1e-7, atol=1e-8)
+        np.testing.assert_array_equal(dd.jvp(f, x, np.ones_like(x))[0], f(x))
+    same_in_every_mode(lambda x: np.max(x, initial=2.0), [1.0, 2.0, 0.5], [0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="specify 'initial'"):
+        dd.jacobian(lambda x: np.max(x, where=mask), x)
+
+
 def test_max_min_ties_go_to_the_first_index():
     x = np.array([1.0, 3.0, 3.0, -2.0, -2.0])
     same_in_every_mode(np.max, x, [0, 1, 0, 0, 0])
