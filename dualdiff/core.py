@@ -1370,24 +1370,16 @@ def call_ufunc(ufunc, method, inputs, kwargs):
     if method == "__call__" and not kwargs:
         return apply_ufunc(ufunc, inputs)
     name = public_name(ufunc)
-    if method == "reduce" and ufunc in _REDUCE and not set(kwargs) - {
-            "axis", "keepdims", "initial", "where", "dtype"}:
-        # np.add.reduce is np.sum (which takes NumPy's where= and initial=), and so on
-        if kwargs.pop("dtype", None) not in (None, float, np.float64):
-            raise TypeError(f"{name}.reduce(..., dtype=) would change the derivative's dtype")
-        return _REDUCE[ufunc](inputs[0], axis=kwargs.pop("axis", 0), **kwargs)
-    if kwargs.get("where", True) is not True:
-        raise TypeError(f"{name}(..., where=) is not supported by dualdiff; use np.where")
     dtype = kwargs.pop("dtype", None)
     if dtype is not None and np.dtype(dtype).kind not in "fc":
         raise TypeError(f"{name}(..., dtype={dtype}) would drop the derivative")
-    kwargs.pop("casting", None)
-    kwargs.pop("where", None)
-    kwargs.pop("order", None)
-    kwargs.pop("subok", None)
+    for key in ("casting", "order", "subok"):
+        kwargs.pop(key, None)
     if method == "reduce" and ufunc in _REDUCE:
-        return _REDUCE[ufunc](inputs[0], axis=kwargs.get("axis", 0),
-                              keepdims=kwargs.get("keepdims", False))
+        # np.add.reduce is np.sum (which takes NumPy's where= and initial=), and so on
+        return _REDUCE[ufunc](inputs[0], axis=kwargs.pop("axis", 0), **kwargs)
+    if kwargs.pop("where", True) is not True:
+        raise TypeError(f"{name}(..., where=) is not supported by dualdiff; use np.where")
     if method == "accumulate" and ufunc in _ACCUMULATE:
         return _ACCUMULATE[ufunc](inputs[0], axis=kwargs.get("axis", 0))
     if method == "at" and not kwargs:
