@@ -1437,7 +1437,8 @@ def call_function(func, args, kwargs):
     impl = HANDLED.get(func)
     if impl is not None:
         out = kwargs.pop("out", None)
-        return write_out(impl(*args, **kwargs), out, public_name(func))
+        result = impl(*args, **kwargs)
+        return result if out is None else write_out(result, out, public_name(func))
     if func in DISCRETE:
         return discrete(func, args, kwargs)
     reason = REFUSED.get(func, "it has no derivative rule in dualdiff")

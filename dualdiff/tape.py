@@ -55,10 +55,14 @@ def _adjoint_term(f, u):
     [0, 0.25], not [nan, 0.25]).  Carrier cotangents (nested passes) keep 0 * inf = nan:
     their zeros are computed (norm(x)**2 at 0: 2 norm(x) = 0 against norm's inf second
     derivative), and their own parts are NaN-safe."""
-    if type(f) is np.ndarray and type(u) is np.ndarray:
-        term = f * u
-        if np.isfinite(term).all():  # then f and u are finite: nothing to make safe
-            return term
+    tf = type(f)
+    if type(u) is np.ndarray:
+        if tf is np.ndarray:
+            term = f * u
+            if np.isfinite(term).all():  # then f and u are finite: nothing to make safe
+                return term
+        elif (tf is float or tf is np.float64) and f != 0.0 and f - f == 0.0:
+            return f * u  # a finite non-zero constant partial: inf and nan pass as they are
     term = nan_safe_product(f, u)
     if isinstance(u, Carrier) or ((f - f == 0) if isinstance(f, float)
                                   else np.isfinite(f).all()):
