@@ -86,7 +86,36 @@ def _parse(sparsity, m: int | None, n: int):
     return pattern, groups
 
 
-class JacobianPlan:
+class DetectedPattern:
+    """What the sparse plans share: a pattern detected at x0 with ``detect(f, x, args)``
+    (or given and parsed), the discrete results it rests on (``local``), counters."""
+
+    detect = staticmethod(detect)
+
+    def _start(self, x0, sparsity, parse):
+        """Detect or parse the pattern; what ``parse`` gives beside it (colours or
+        groups), or None."""
+        self.in_shape, self.n = x0.shape, x0.size
+        self.detections, self.calls = 0, 0
+        self._seen = None
+        if not isinstance(sparsity, str):
+            self.pattern, extra = parse(sparsity)
+            return extra
+        if sparsity != "auto":
+            raise ValueError(f"sparsity must be 'auto' or a pattern, got {sparsity!r}")
+        self._redetect(x0, self.args)
+        return None
+
+    @property
+    def local(self) -> bool:
+        return bool(self._seen)
+
+    def _redetect(self, x, args) -> None:
+        _, self.pattern, self._seen = self.detect(self.f, x, args)
+        self.detections += 1
+
+
+class JacobianPlan(DetectedPattern):
     """A sparse Jacobian prepared once (pattern and colouring), called at many x.
 
     ``plan(x, *args)`` returns the csr_array ``J(x)`` (m, n) of ``f(x, *args, **kwargs)``
@@ -111,28 +140,10 @@ class JacobianPlan:
         fanout.check_executor(executor)
         self._problem = problem = Problem(f, x0, args, kwargs)
         self.f, self.args, self.executor = problem.call, problem.args, executor
-        x0 = problem.x
-        self.in_shape, self.n = x0.shape, x0.size
-        self.detections, self.calls = 0, 0
-        self._seen = None
-        groups = None
-        if isinstance(sparsity, str):
-            if sparsity != "auto":
-                raise ValueError(f"sparsity must be 'auto' or a pattern, got {sparsity!r}")
-            self._redetect(x0, self.args)
-        else:
-            self.pattern, groups = _parse(sparsity, None, self.n)
+        groups = self._start(problem.x, sparsity, lambda p: _parse(p, None, problem.x.size))
         self.m = self.pattern.shape[0]
         self._mode = check_mode(mode)
         self._choose(self._mode, groups)
-
-    @property
-    def local(self) -> bool:
-        return bool(self._seen)
-
-    def _redetect(self, x, args) -> None:
-        _, self.pattern, self._seen = detect(self.f, x, args)
-        self.detections += 1
 
     def _choose(self, mode, groups=None):
         p, dtype = self.pattern, self._problem.x.dtype

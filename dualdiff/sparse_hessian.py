@@ -33,7 +33,7 @@ from .dual import Dual
 from .modes import check_scalar
 from .reverse import Recording
 from .seeding import as_input, default_chunk, fresh, unpack
-from .sparse import Discretes
+from .sparse import DetectedPattern, Discretes
 from .tracer import Interactions, Tracer
 
 Function = Callable[..., Any]
@@ -92,7 +92,7 @@ def _parse(sparsity, n: int):
     return pattern, colors
 
 
-class SparseHessianPlan:
+class SparseHessianPlan(DetectedPattern):
     """A sparse Hessian prepared once (pattern and star colouring), called at many x.
 
     ``plan(x, *args)`` returns the csr_array ``H(x)`` (n, n) of the scalar
@@ -114,30 +114,14 @@ class SparseHessianPlan:
     (3, [0.0, 4.0, 2.0, 0.0, 0.0])
     """
 
+    detect = staticmethod(detect)
+
     def __init__(self, f: Function, x0, sparsity="auto", args: tuple = (), executor=None,
                  chunk: int | None = None):
         fanout.check_executor(executor)
         self.f, self.args, self.executor, self.chunk = f, tuple(args), executor, chunk
         x0 = as_input(x0)
-        self.in_shape, self.n = x0.shape, x0.size
-        self.detections, self.calls = 0, 0
-        self._seen = None
-        colors = None
-        if isinstance(sparsity, str):
-            if sparsity != "auto":
-                raise ValueError(f"sparsity must be 'auto' or a pattern, got {sparsity!r}")
-            self._redetect(x0, self.args)
-        else:
-            self.pattern, colors = _parse(sparsity, self.n)
-        self._colour(colors)
-
-    @property
-    def local(self) -> bool:
-        return bool(self._seen)
-
-    def _redetect(self, x, args) -> None:
-        _, self.pattern, self._seen = detect(self.f, x, args)
-        self.detections += 1
+        self._colour(self._start(x0, sparsity, lambda p: _parse(p, x0.size)))
 
     def _colour(self, colors=None) -> None:
         self.colors, self._read, self.coloring = coloring.star_recovery(self.pattern, colors)
