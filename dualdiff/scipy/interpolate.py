@@ -76,6 +76,20 @@ def _poly1(c, s, dx):
     return res
 
 
+
+def _arrange(out, ok, shape, trail, axis):
+    """Evaluations (points, *trail) as SciPy returns them: nan outside (``ok`` False),
+    the points' shape, and the points' axes moved to ``axis`` of the data."""
+    if not np.all(ok):
+        out = np.where(np.reshape(ok, ok.shape + (1,) * len(trail)), out, np.nan)
+    out = np.reshape(out, shape + trail)
+    if axis != 0:
+        nd = len(shape)
+        order = list(range(np.ndim(out)))
+        order = order[nd:nd + axis] + order[:nd] + order[nd + axis:]
+        out = np.transpose(out, order)
+    return out
+
 class PPoly:
     """``scipy.interpolate.PPoly(c, x, extrapolate=None, axis=0)``: pieces
     ``sum_m c[m, i] (x - x[i])**(k - m)`` on ``[x[i], x[i+1])``, differentiable in the
@@ -139,15 +153,7 @@ class PPoly:
         trail = np.shape(c)[2:]
         s = np.reshape(s, np.shape(s) + (1,) * len(trail))
         out = _poly1(c, s, nu)
-        if not np.all(ok):
-            out = np.where(np.reshape(ok, ok.shape + (1,) * len(trail)), out, np.nan)
-        out = np.reshape(out, shape + trail)
-        if self.axis != 0:
-            nd = len(shape)
-            order = list(range(np.ndim(out)))
-            order = order[nd:nd + self.axis] + order[:nd] + order[nd + self.axis:]
-            out = np.transpose(out, order)
-        return out
+        return _arrange(out, ok, shape, trail, self.axis)
 
     def derivative(self, nu=1):
         """The derivative of order nu as a PPoly (SciPy's: lower pieces times rising
@@ -447,15 +453,7 @@ class BSpline:
         for a in range(k + 1):
             w = np.reshape(h[a], np.shape(h[a]) + (1,) * len(trail))
             out = out + self.c[el + a - k] * w
-        if not np.all(ok):
-            out = np.where(np.reshape(ok, ok.shape + (1,) * len(trail)), out, np.nan)
-        out = np.reshape(out, shape + trail)
-        if self.axis != 0:
-            nd = len(shape)
-            order = list(range(np.ndim(out)))
-            order = order[nd:nd + self.axis] + order[:nd] + order[nd + self.axis:]
-            out = np.transpose(out, order)
-        return out
+        return _arrange(out, ok, shape, trail, self.axis)
 
     def __getattr__(self, name):
         scipy_obj = self.__dict__.get("_scipy")
