@@ -227,7 +227,8 @@ def plot(ctx, rows) -> None:
         xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(rows))]
         ax.bar(xs, [r.get(key) or np.nan for r in rows], width, label=label, color=color)
     ax.set_yscale("log")
-    ax.set_xticks(range(len(rows)), [f"{r['cell']}\nn = {r['n']}" for r in rows], fontsize=8)
+    ax.set_xticks(range(len(rows)), [f"{r['cell'].replace(', ', chr(10))}\nn = {r['n']}"
+                                      for r in rows], fontsize=8)
     ax.set_ylabel("milliseconds per call (log; lower is better)")
     ax.set_title("prepared: time per call of a plan vs unprepared calls and compiled peers "
                  "(preparation / compile time not included)")
