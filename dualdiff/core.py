@@ -1459,6 +1459,11 @@ def write_out(result, out, name: str):
         if len(out) != 1:
             raise TypeError(f"{name}: out= with several outputs is not supported")
         out = out[0]
+    if type(out) is np.ndarray and out.dtype == object:  # np.array([...]) of carriers:
+        # its elements are dualdiff scalars, so the result goes in element by element
+        out[...] = _elements(result, True) if isinstance(result, Carrier) and \
+            np.ndim(result) else result
+        return out
     if not isinstance(out, Carrier):
         raise TypeError(
             f"{name}(..., out=<plain array>) would write a derivative into a plain array "

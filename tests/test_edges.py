@@ -747,7 +747,17 @@ CONTAINERS = {  # NumPy builds these from each element's __array__: an object ar
     "np.c_": (lambda x: np.c_[x[:2], x[1:] ** 2], lambda x: np.stack([x[:2], x[1:] ** 2], 1)),
     # a copy: x's later writes stay out, and an element is a scalar (e += 1 rebinds it)
     "copy semantics": (lambda x: _array_then_write(x), lambda x: _array_then_write(x)),
+    # in-place operators on rows of it (out= an object array): its elements are replaced
+    "in place on a row": (lambda x: _rows_in_place(x), lambda x: _rows_in_place(x)),
 }
+
+
+def _rows_in_place(x):
+    a = np.array(x)
+    row = a[1:]
+    row += x[0] ** 2
+    np.multiply(a, 2.0, out=a)
+    return a
 
 
 def _array_then_write(x):
