@@ -456,13 +456,22 @@ def _put(a, ind, v, mode="raise"):
     _target(a, "put")[np.unravel_index(ind, np.shape(a))] = v
 
 
-@implements(np.putmask, np.place)
-def _putmask(a, mask, values):
-    # NumPy repeats ``values`` over the selected elements (in C order)
-    mask = np.broadcast_to(condition(mask), np.shape(a))
+@implements(np.place)
+def _place(arr, mask, vals):
+    # the selected elements take ``vals`` in turn (C order), repeated as needed
+    mask = np.broadcast_to(condition(mask), np.shape(arr))
     count = int(np.count_nonzero(mask))
     if count:
-        _target(a, "putmask")[mask] = np.resize(np.ravel(values), count)
+        _target(arr, "place")[mask] = np.resize(np.ravel(vals), count)
+
+
+@implements(np.putmask)
+def _putmask(a, mask, values):
+    # element n (flat, C order) takes values[n % len(values)] where mask is True
+    mask = np.broadcast_to(condition(mask), np.shape(a))
+    if np.count_nonzero(mask):
+        flat = np.resize(np.ravel(values), math.prod(np.shape(a)))
+        _target(a, "putmask")[mask] = flat[np.ravel(mask)]
 
 
 @implements(np.put_along_axis)

@@ -219,6 +219,23 @@ def test_pad_with_a_differentiated_fill_value():
           lambda x: np.pad(x[0], 1) + np.pad(np.zeros((4, 2)), 1, constant_values=1.0) * x[1, 0, 0])
 
 
+@pytest.mark.parametrize("fn", [np.putmask, np.place, np.put])
+def test_put_place_putmask_repeat_values_as_numpy_does(fn):
+    # putmask: element n takes values[n % len]; place: the selected ones take them in
+    # turn; put: index i takes values[i % len]. References: the same call on the real
+    # and imaginary parts of the complex step (NumPy's own semantics, no dualdiff code)
+    x = rnd(3, 4, seed=21)
+    mask = np.arange(12).reshape(3, 4) % 3 != 1
+    where = mask if fn is not np.put else np.flatnonzero(mask)
+    for vals in (lambda x: x[0, :3] ** 2, lambda x: x ** 2, lambda x: x[1, 1] * 3):
+        def f(x, vals=vals):
+            a = x * 1.0
+            fn(a, where, vals(x))
+            return a
+
+        check(f, x)
+
+
 def test_copyto_fill_diagonal_unwrap_average():
     x = rnd(3, 4, seed=13)
 
