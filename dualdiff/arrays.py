@@ -128,3 +128,26 @@ def total(terms):
         if t is not None:
             out = t if out is None else out + t
     return out
+
+
+def periodic_knots(x, xp, fp, period):
+    """``np.interp(x, xp, fp, period=period)`` as NumPy computes it: ``(x, xp, fp)`` for
+    the interpolation without a period (queries and knots taken modulo the period, the
+    knots sorted, one wrapped knot added at each end).
+
+    >>> [a.tolist() for a in periodic_knots(np.array([370.0]), np.array([350.0, 10.0]),
+    ...                                     np.array([1.0, 2.0]), 360.0)]
+    [[10.0], [-10.0, 10.0, 350.0, 370.0], [1.0, 2.0, 1.0, 2.0]]
+    """
+    if period == 0:
+        raise ValueError("period must be a non-zero value")
+    period = abs(period)
+    if np.ndim(xp) != 1 or np.ndim(fp) != 1:
+        raise ValueError("Data points must be 1-D sequences")
+    if np.shape(xp)[0] != np.shape(fp)[0]:
+        raise ValueError("fp and xp are not of the same length")
+    x, xp = x % period, xp % period
+    order = np.argsort(xp)
+    xp, fp = xp[order], fp[order]
+    return (x, np.concatenate((xp[-1:] - period, xp, xp[0:1] + period)),
+            np.concatenate((fp[-1:], fp, fp[0:1])))

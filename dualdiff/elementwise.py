@@ -6,8 +6,9 @@ composite of rows and linear maps, so every carrier gets them (real, imag, angle
 from __future__ import annotations
 
 import numpy as np
+import scipy.special as sc
 
-from .arrays import expand
+from .arrays import expand, periodic_knots
 from .core import (
     apply_ufunc,
     discrete,
@@ -103,9 +104,10 @@ def _sinc(x):
 
 @implements(np.interp)
 def _interp(x, xp, fp, left=None, right=None, period=None):
-    if period is not None:
-        raise TypeError("np.interp(..., period=) is not supported by dualdiff")
     x, xp, fp = operand(x), operand(xp), operand(fp)  # (lists, also of carriers)
+    if period is not None:  # (NumPy ignores left and right then)
+        x, xp, fp = periodic_knots(x, xp, fp, period)
+        left = right = None
     n = np.shape(xp)[0]
     i = np.clip(discrete(np.searchsorted, (xp, x), {"side": "right"}, select=True) - 1,
                 0, n - 2)
@@ -114,6 +116,12 @@ def _interp(x, xp, fp, left=None, right=None, period=None):
     y = fp[i] * (1.0 - t) + fp[i + 1] * t
     y = np.where(x < xp[0], fp[0] if left is None else left, y)
     return np.where(x > xp[n - 1], fp[n - 1] if right is None else right, y)
+
+
+@implements(np.i0)
+def _i0(x):
+    """The modified Bessel function I0, by scipy.special.i0's row (I0' = I1)."""
+    return sc.i0(x)
 
 
 @implements(np.unwrap)

@@ -456,6 +456,20 @@ def _put(a, ind, v, mode="raise"):
     _target(a, "put")[np.unravel_index(ind, np.shape(a))] = v
 
 
+@implements(np.lib.stride_tricks.sliding_window_view)
+def _sliding_window_view(x, window_shape, axis=None, *, subok=False, writeable=False):
+    # a movement of elements (each may appear in several windows): read-only, as NumPy's
+    if writeable:
+        raise TypeError("sliding_window_view(..., writeable=True) is not supported by "
+                        "dualdiff (its windows share elements); take copies instead")
+    swv = np.lib.stride_tricks.sliding_window_view
+    nd = np.ndim(x)
+    axes = tuple(range(nd)) if axis is None else normalize_axis_tuple(
+        axis, nd, allow_duplicate=True)
+    return linear(lambda p: swv(p, window_shape, axis=tuple(a + 1 for a in axes)), x,
+                  op=lambda v: swv(v, window_shape, axis=axes))
+
+
 @implements(np.place)
 def _place(arr, mask, vals):
     # the selected elements take ``vals`` in turn (C order), repeated as needed

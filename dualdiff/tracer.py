@@ -55,6 +55,7 @@ import scipy.sparse as sp
 from numpy.lib.array_utils import normalize_axis_index
 
 from . import rules
+from .arrays import periodic_knots
 from .core import (
     Carrier,
     discrete,
@@ -519,11 +520,11 @@ def _partition(a, kth, axis=-1, kind="introselect", order=None):
 def _interp(x, xp, fp, left=None, right=None, period=None):
     """Each output depends on its query and on every knot and value: the interval a
     query falls in is a selection, and the pattern keeps every outcome of it."""
-    if period is not None:
-        raise TypeError("np.interp(..., period=) is not supported by dualdiff")
     owner = find_owner((x, xp, fp, left, right))
     tag, n = owner.tag, owner.pattern.shape[1]
     x, xp, fp = (a if isinstance(a, Carrier) else operand(a, owner) for a in (x, xp, fp))
+    if period is not None:
+        return _interp(*periodic_knots(x, xp, fp, period))
     value = np.interp(primal(x), primal(xp), primal(fp),
                       left=None if left is None else primal(left),
                       right=None if right is None else primal(right))

@@ -341,6 +341,27 @@ def test_interp_and_polyval():
                                              x)[0], np.polyfit(t, x, deg))
 
 
+def test_interp_with_a_period_sliding_windows_and_i0():
+    # interp(period=): NumPy's normalisation (modulo the period, sorted, wrapped knots),
+    # in the queries, the knots and the values (queries away from the knots)
+    xp, fp = np.array([350.0, 10.0, 100.0, 200.0]), np.array([1.0, 2.0, -1.0, 0.5])
+    q = np.array([5.0, 372.5, -20.0, 150.0, 355.0])
+    check(lambda q: np.interp(q, xp, fp, period=360), q, kind="cd", rtol=1e-7, atol=1e-8)
+    check(lambda f: np.interp(q, xp, f, period=360), fp)
+    check(lambda p: np.interp(q, p, fp, period=360), xp + [0.0, 1.0, 3.0, 7.0], kind="cd",
+          rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(
+        dd.jvp(lambda q: np.interp(q, xp, fp, period=360), q, np.ones(5))[0],
+        np.interp(q, xp, fp, period=360))
+    swv = np.lib.stride_tricks.sliding_window_view
+    x = rnd(3, 4, seed=5)
+    check(lambda x: swv(x.ravel(), 3).sum(axis=1), x)
+    check(lambda x: swv(x, (2, 2)) ** 2, x)
+    check(lambda x: swv(x, 2, axis=1) * x[0, 0], x)
+    check(lambda x: np.i0(x) * x, x, kind="cd", rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(dd.jvp(np.i0, x, x)[0], np.i0(x), rtol=4e-16)
+
+
 def test_interp_conventions_at_knots_and_ends():
     xp = np.array([0.0, 1.0, 2.0])
     fp = np.array([0.0, 1.0, 3.0])
