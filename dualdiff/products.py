@@ -72,10 +72,14 @@ def _dot(a, b, out=None):
     return np.tensordot(a, b, axes=([-1], [-2]))
 
 
+def _conj(a):
+    """NumPy's vdot / vecdot / vecmat conjugate their first argument."""
+    return np.conjugate(a) if np.iscomplexobj(a) else a
+
+
 @implements(np.vdot)
 def _vdot(a, b):
-    a = np.conjugate(a) if np.iscomplexobj(a) else a  # NumPy conjugates the first argument
-    return np.sum(np.ravel(a) * np.ravel(b))
+    return np.sum(np.ravel(_conj(a)) * np.ravel(b))
 
 
 @implements(np.inner)
@@ -117,7 +121,7 @@ def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 
 @implements(np.vecdot, np.linalg.vecdot)
 def _vecdot(x1, x2, /, *, axis=-1, **kwargs):
-    return np.sum(x1 * x2, axis=axis)
+    return np.sum(_conj(x1) * x2, axis=axis)
 
 
 @implements(np.matvec)
@@ -127,7 +131,7 @@ def _matvec(x1, x2, /, **kwargs):
 
 @implements(np.vecmat)
 def _vecmat(x1, x2, /, **kwargs):
-    return np.matmul(x1[..., None, :], x2)[..., 0, :]
+    return np.matmul(_conj(x1)[..., None, :], x2)[..., 0, :]
 
 
 def _toeplitz(v, rows, cols, shift):

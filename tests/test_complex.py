@@ -387,6 +387,20 @@ def test_norm_vdot_var_std_cov_of_complex_values():
                              x), rtol=1e-8, atol=1e-9)  # central differences: rtol 1e-8
 
 
+def test_vecdot_and_vecmat_conjugate_their_first_argument():
+    # NumPy 2's vecdot / linalg.vecdot / vecmat: sum conj(x1) x2; matvec does not conjugate.
+    # By hand: d/d re_k conj(z) . b = b_k, d/d im_k = -i b_k
+    x = X
+    n = x.size // 2
+    b = np.arange(1.0, n + 1) * (2 - 1j)
+    ref = np.concatenate([b, -1j * b])
+    for f in (lambda x: np.vecdot(z_of(x), b), lambda x: np.linalg.vecdot(z_of(x), b),
+              lambda x: np.vecmat(z_of(x), b[:, None])[0]):
+        check(f, x, ref)
+    check(lambda x: np.matvec(b[None, :], z_of(x))[0], x,
+          np.concatenate([b, 1j * b]))
+
+
 # -- complex matmul, solve, inv, det, slogdet ------------------------------------------------
 
 N = 3
