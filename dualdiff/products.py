@@ -73,7 +73,8 @@ def _dot(a, b, out=None):
 
 
 def _conj(a):
-    """NumPy's vdot / vecdot / vecmat conjugate their first argument."""
+    """a, conjugated when complex (vdot, vecdot and vecmat conjugate their first
+    argument, correlate its second)."""
     return np.conjugate(a) if np.iscomplexobj(a) else a
 
 
@@ -165,4 +166,4 @@ def _convolve(a, v, mode="full"):
 
 @implements(np.correlate)
 def _correlate(a, v, mode="valid"):
-    return np.convolve(a, v[::-1], mode=mode)
+    return np.convolve(a, _conj(v)[::-1], mode=mode)  # NumPy conjugates v

@@ -399,6 +399,15 @@ def test_vecdot_and_vecmat_conjugate_their_first_argument():
         check(f, x, ref)
     check(lambda x: np.matvec(b[None, :], z_of(x))[0], x,
           np.concatenate([b, 1j * b]))
+    # np.correlate conjugates its second argument: correlate(b, z)[k] = sum b[i+k] conj(z[i])
+    m = np.arange(1.0, 4.0) + 0.5j
+    want = np.correlate(m, z_of(x)[:1])
+    got, _ = dd.jvp(lambda x: np.correlate(m, z_of(x)[:1]), x, np.zeros_like(x))
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    e = np.zeros(n)
+    e[0] = 1.0
+    check(lambda x: np.correlate(m, z_of(x)[:1]), x,
+          np.stack([np.concatenate([mk * e, -1j * mk * e]) for mk in m]))
 
 
 # -- complex matmul, solve, inv, det, slogdet ------------------------------------------------
