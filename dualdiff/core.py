@@ -421,7 +421,15 @@ class Carrier:
         return getitem(self, index)
 
     def __setitem__(self, index, item):
+        if not isinstance(innermost(self), np.ndarray):  # a NumPy scalar, as x[0] gives
+            raise TypeError(f"'{type(innermost(self)).__name__}' object does not support "
+                            f"item assignment (NumPy gives a scalar here, not an array)")
         setitem(self, index, item)
+
+    @property
+    def flat(self) -> Flat:
+        """``x.flat``: the elements in C order, read (copies) and written (into x)."""
+        return Flat(self)
 
     def reshape(self, *shape, order="C", copy=None):
         if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
@@ -473,6 +481,35 @@ class Carrier:
 
     def __deepcopy__(self, memo):
         return self.copy()
+
+
+class Flat:
+    """``ndarray.flat`` of a dualdiff array: ``flat[i]`` reads element(s) i of the C-order
+    flattening (a copy, as NumPy's), ``flat[i] = v`` writes them into the array (values
+    repeated to fill, as NumPy does), ``for e in x.flat`` iterates."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def _positions(self, index):
+        shape = self.base.shape
+        return np.arange(math.prod(shape)).reshape(-1)[index], shape
+
+    def __getitem__(self, index):
+        return np.reshape(self.base, (-1,))[index].copy()
+
+    def __setitem__(self, index, value):
+        pos, shape = self._positions(index)
+        if np.ndim(value) and np.shape(value) != np.shape(pos):
+            value = np.resize(np.ravel(value), np.shape(pos))
+        self.base[np.unravel_index(pos, shape)] = value
+
+    def __len__(self) -> int:
+        return self.base.size
+
+    def __iter__(self):
+        flat = np.reshape(self.base, (-1,)).copy()
+        return (flat[i] for i in range(len(self)))
 
 
 def _elements(x, writeable: bool) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from carriers import check
 from hypothesis import given, settings
 from hypothesis.extra.numpy import array_shapes
 from refs import cs_jacobian
@@ -420,3 +421,19 @@ def test_writes_of_a_view_into_itself_move_what_numpy_moves(mode):
     assert np.all(want.sum(axis=1) == 1)
     np.testing.assert_array_equal(dd.jacobian(f, x, mode=mode), want)
     np.testing.assert_array_equal(dd.value_and_jacobian(f, x, mode=mode)[0], y)
+
+
+def test_flat_reads_copies_and_writes_into_the_array():
+    # ndarray.flat: C-order elements; a write repeats the values to fill, as NumPy's
+    def f(x):
+        a = x.reshape(2, 3).T.copy()
+        a.flat[[0, 2, 4]] = x[:2] ** 2
+        a.T.flat[1:3] = x[4] * 3  # through a view: reaches a
+        s = sum(e for e in a.flat)
+        return np.concatenate([a.ravel(), [s], [a.flat[3] * 2], a.flat[1:3]])
+
+    x = np.array([0.3, -1.2, 0.7, 1.5, -0.4, 2.0])
+    check(f, x)
+    # a NumPy scalar (what x[0] + 1 is) takes no item assignment, as in NumPy
+    with pytest.raises(TypeError, match="does not support item assignment"):
+        dd.jacobian(lambda x: (x[0] + 1.0).__setitem__((), 2.0), x)
