@@ -1224,6 +1224,23 @@ def _any_complex(inputs) -> bool:
     return False
 
 
+def _object_loop(ufunc, inputs):
+    """A ufunc with object loops only (``np.frompyfunc``): NumPy calls its Python
+    function on each element, here a dualdiff scalar, and the results are stacked."""
+    args = []
+    for a in inputs:
+        if isinstance(a, Carrier):
+            if np.ndim(a):
+                a = _elements(a, True)
+            else:
+                wrapped = np.empty((), dtype=object)
+                wrapped[()] = a
+                a = wrapped
+        args.append(a)
+    out = ufunc(*args)
+    return tuple(lift(o) for o in out) if isinstance(out, tuple) else lift(out)
+
+
 def _special(ufunc, inputs):
     """What apply_ufunc does for a ufunc without a row (or with a complex operand):
     a discrete result, a composite, or a refusal; None when the row applies."""
@@ -1235,6 +1252,8 @@ def _special(ufunc, inputs):
         impl = HANDLED.get(ufunc)
         if impl is not None:  # composites (copysign, ...)
             return impl(*inputs)
+        if ufunc.types and all(set(t.replace("->", "")) == {"O"} for t in ufunc.types):
+            return _object_loop(ufunc, inputs)
         raise TypeError(
             f"dualdiff cannot differentiate {public_name(ufunc)}: "
             f"{REFUSED.get(ufunc, 'it has no derivative rule')}. Apply it to .value if "

@@ -75,6 +75,30 @@ def _copysign(x1, x2, /, **kwargs):
     return np.abs(x1) * np.where(np.signbit(x2), -1.0, 1.0)
 
 
+@implements(np.divmod)
+def _divmod(x1, x2, /, **kwargs):
+    return np.floor_divide(x1, x2), np.remainder(x1, x2)
+
+
+@implements(np.modf)
+def _modf(x, /, **kwargs):
+    # (x - trunc(x), trunc(x)) with C's signs: -0.0 for negative whole numbers, (+-0, +-inf)
+    # at infinities; the fractional part has slope 1, the whole part 0
+    whole = np.trunc(x)
+    v = primal(x)
+    with np.errstate(invalid="ignore"):  # inf - inf, replaced below (NumPy warns not)
+        frac = x - whole
+        frac = np.where((primal(frac) == 0) & np.signbit(v), -(whole - x), frac)
+    return np.where(np.isinf(v), np.copysign(0.0, v), frac), whole
+
+
+@implements(np.frexp)
+def _frexp(x, /, **kwargs):
+    # x = m 2**e: the exponent is a discrete result, the mantissa x 2**-e (exact)
+    e = discrete(lambda v: np.frexp(v)[1], (x,))
+    return np.ldexp(x, -e), e
+
+
 @implements(np.round, np.around)
 def _round(a, decimals=0, out=None):
     scale = 10.0**decimals

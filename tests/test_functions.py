@@ -521,6 +521,27 @@ def test_reductions_with_where_and_initial():
         dd.jacobian(lambda x: np.max(x, where=mask), x)
 
 
+def test_several_output_ufuncs_and_object_loop_ufuncs():
+    # divmod, modf, frexp: NumPy's values and signs (bit for bit), slopes of their pieces
+    y = np.array([-2.3, 0.3, 1.7, 7.25, 0.9, -5.5])
+    check(lambda x: np.concatenate([np.divmod(x, 0.7)[1], np.divmod(x, 0.7)[0] * x,
+                                    np.modf(x)[0], np.frexp(x)[0] * np.frexp(x)[1]]), y,
+          kind="cd", rtol=1e-7, atol=1e-8)
+    edge = np.array([-2.5, -2.0, -0.0, 0.0, 1e-310, 5e-324, np.inf, -np.inf, np.nan])
+    for f in (lambda x: np.divmod(x, 0.7)[0], lambda x: np.divmod(x, 0.7)[1],
+              lambda x: np.modf(x)[0], lambda x: np.modf(x)[1], lambda x: np.frexp(x)[0]):
+        with np.errstate(all="ignore"):
+            got, want = dd.jvp(f, edge, np.ones_like(edge))[0], f(edge)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    # np.frompyfunc ufuncs (object loops only) call their function on dualdiff scalars
+    u1 = np.frompyfunc(lambda t: t * 2.0 + np.sin(t), 1, 1)
+    u2 = np.frompyfunc(lambda a, b: (a * b + 1.0, a - b), 2, 2)
+    check(lambda x: u1(x), y, lambda x: x * 2.0 + np.sin(x))
+    check(lambda x: np.concatenate(u2(x[:3], x[3:])), y,
+          lambda x: np.concatenate([x[:3] * x[3:] + 1.0, x[:3] - x[3:]]))
+
+
 def test_max_min_ties_go_to_the_first_index():
     x = np.array([1.0, 3.0, 3.0, -2.0, -2.0])
     same_in_every_mode(np.max, x, [0, 1, 0, 0, 0])
