@@ -10,6 +10,7 @@ import scipy.special as sc
 
 from .arrays import expand, periodic_knots
 from .core import (
+    Carrier,
     apply_ufunc,
     discrete,
     implements,
@@ -40,8 +41,20 @@ def _select(condlist, choicelist, default=0):
 
 @implements(np.choose)
 def _choose(a, choices, out=None, mode="raise"):
-    idx = condition(a)
-    return np.select([idx == i for i in range(len(choices))], list(choices))
+    # a: integers (a dualdiff array is float: NumPy refuses it too); mode as NumPy's
+    if isinstance(a, Carrier) or np.asarray(a).dtype.kind not in "iub":
+        raise TypeError("np.choose: the index array must be integers (as in NumPy)")
+    idx, n = np.asarray(a), len(choices)
+    if mode == "raise":
+        if np.any((idx < 0) | (idx >= n)):
+            raise ValueError("invalid entry in choice array")
+    elif mode == "wrap":
+        idx = idx % n
+    elif mode == "clip":
+        idx = np.clip(idx, 0, n - 1)
+    else:
+        raise ValueError("clipmode must be one of 'clip', 'raise', or 'wrap'")
+    return np.select([idx == i for i in range(n)], list(choices))
 
 
 @implements(np.piecewise)

@@ -410,8 +410,13 @@ def _insert(arr, obj, values, axis=None):
 
 @implements(np.pad)
 def _pad(array, pad_width, mode="constant", **kwargs):
+    if mode in _PAD_STATS:
+        return _pad_with_statistic(array, pad_width, _PAD_STATS[mode], **kwargs)
+    if mode not in ("constant", "edge", "wrap", "symmetric", "reflect"):
+        raise TypeError(f"np.pad(..., mode={mode!r}) is not supported by dualdiff; build the "
+                        f"padding with np.concatenate")
     c = kwargs.pop("constant_values", 0)
-    if mode != "constant" or kwargs:
+    if mode != "constant" or kwargs:  # these modes move elements
         return gather(lambda v: np.pad(v, pad_width, mode=mode, **kwargs), array)
     moved = gather(lambda v: np.pad(v, pad_width), array)
     if find_owner([c]) is None and np.all(np.asarray(c) == 0):
@@ -421,6 +426,27 @@ def _pad(array, pad_width, mode="constant", **kwargs):
             raise TypeError("np.pad: a differentiated constant_values must be one scalar")
         return moved + np.pad(np.zeros(np.shape(array)), pad_width, constant_values=1.0) * c
     return moved + np.pad(np.zeros(np.shape(array)), pad_width, constant_values=c)
+
+
+_PAD_STATS = {"maximum": np.max, "minimum": np.min, "mean": np.mean, "median": np.median}
+
+
+def _pad_with_statistic(array, pad_width, stat, stat_length=None):
+    """NumPy's statistic modes: axis by axis, each side filled with the statistic of the
+    array along that axis (corners from the axes padded before), so derivatives flow
+    through the statistic (a selection for maximum / minimum / median)."""
+    if stat_length is not None:
+        raise TypeError("np.pad(..., stat_length=) is not supported by dualdiff")
+    nd = np.ndim(array)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (nd, 2))
+    out = array
+    for ax, (before, after) in enumerate(widths):
+        if not (before or after):
+            continue
+        value = stat(out, axis=ax, keepdims=True)
+        reps = [np.repeat(value, k, axis=ax) for k in (before, after)]
+        out = np.concatenate([reps[0], out, reps[1]], axis=ax)
+    return out
 
 
 @implements(np.copyto)

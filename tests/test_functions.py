@@ -521,6 +521,26 @@ def test_reductions_with_where_and_initial():
         dd.jacobian(lambda x: np.max(x, where=mask), x)
 
 
+def test_pad_modes_and_choose_modes():
+    # pad's statistic modes compute their fill (derivatives through max / min / mean /
+    # median, corners from the axes padded first); the others move elements. choose's
+    # modes clip or wrap the indices. Values are NumPy's, bit for bit
+    x = rnd(3, 4, seed=17)
+    for mode in ("maximum", "minimum", "mean", "median", "edge", "wrap", "symmetric",
+                 "reflect"):
+        for f in (lambda x, m=mode: np.pad(x[0], 2, mode=m),
+                  lambda x, m=mode: np.pad(x, ((1, 0), (2, 1)), mode=m)):
+            check(f, x, kind="cd", rtol=1e-7, atol=1e-8)
+            np.testing.assert_array_equal(dd.jvp(f, x, np.ones_like(x))[0], f(x))
+    with pytest.raises(TypeError, match="mode='linear_ramp'"):
+        dd.jacobian(lambda x: np.pad(x, 1, mode="linear_ramp"), x)
+    choices = lambda x: [x[0, :3], x[1, :3], x[2, :3]]  # noqa: E731
+    for mode, idx in (("clip", [0, 5, -1]), ("wrap", [0, 4, -2]), ("raise", [2, 0, 1])):
+        check(lambda x, m=mode, i=idx: np.choose(np.array(i), choices(x), mode=m), x)
+    with pytest.raises(ValueError, match="invalid entry"):
+        dd.jacobian(lambda x: np.choose(np.array([0, 5, 1]), choices(x)), x)
+
+
 def test_several_output_ufuncs_and_object_loop_ufuncs():
     # divmod, modf, frexp: NumPy's values and signs (bit for bit), slopes of their pieces
     y = np.array([-2.3, 0.3, 1.7, 7.25, 0.9, -5.5])
