@@ -117,20 +117,30 @@ def _corrcoef(x, y=None, rowvar=True, *, dtype=None):
     return c / s[:, None] / s[None, :]
 
 
+#: methods that pick sorted elements (their positions depend on q and n only)
+_PICKING = ("lower", "higher", "nearest", "midpoint")
+
+
 def _quantile_impl(a, q, axis, keepdims, method, name):
-    if method != "linear":
-        raise TypeError(f"np.{name}(..., method={method!r}): dualdiff supports 'linear' only")
+    if method != "linear" and method not in _PICKING:
+        raise TypeError(f"np.{name}(..., method={method!r}): dualdiff supports 'linear', "
+                        f"{', '.join(map(repr, _PICKING))}")
     if find_owner([q]) is not None:
         raise TypeError(f"np.{name}: q must be a constant")
     q = np.asarray(q, dtype=float)
     flat, axes = to_last(a, axis)
     s = np.sort(flat, axis=-1)
     n = np.shape(s)[-1]
-    pos = q * (n - 1)
-    lo = np.clip(np.floor(pos).astype(int), 0, n - 1)
-    hi = np.clip(lo + 1, 0, n - 1)
-    w = pos - lo
-    out = s[..., lo] * (1.0 - w) + s[..., hi] * w  # shape rest + q.shape
+    if method in _PICKING:  # NumPy's own choice of positions, read off an index array
+        pos = np.quantile(np.arange(n, dtype=float), q, method=method)
+        lo, hi = np.floor(pos).astype(int), np.ceil(pos).astype(int)
+        out = s[..., lo] if method != "midpoint" else (s[..., lo] + s[..., hi]) * 0.5
+    else:
+        pos = q * (n - 1)
+        lo = np.clip(np.floor(pos).astype(int), 0, n - 1)
+        hi = np.clip(lo + 1, 0, n - 1)
+        w = pos - lo
+        out = s[..., lo] * (1.0 - w) + s[..., hi] * w  # shape rest + q.shape
     out = np.moveaxis(out, tuple(range(np.ndim(out) - q.ndim, np.ndim(out))),
                       tuple(range(q.ndim))) if q.ndim else out
     if keepdims:

@@ -715,8 +715,15 @@ def test_spaces_polynomials_gradient_quantiles():
           lambda x: _quantile_ref(x, [0.1, 0.5, 1.0], axis=1))
     check(lambda x: np.percentile(x, [10, 90], axis=0, keepdims=True), x,
           lambda x: _quantile_ref(x, [0.1, 0.9], axis=0, keepdims=True))
+    # the methods that pick sorted elements (positions from q and n alone)
+    for method in ("lower", "higher", "nearest", "midpoint"):
+        for f in (lambda x, m=method: np.percentile(x, [10, 50, 75, 100], method=m),
+                  lambda x, m=method: np.quantile(x, [0.25, 0.4], axis=0, method=m,
+                                                  keepdims=True)):
+            check(f, x, kind="cd", rtol=1e-7, atol=1e-8)
+            np.testing.assert_array_equal(dd.jvp(f, x, np.ones_like(x))[0], f(x))
     with pytest.raises(TypeError, match="linear"):
-        dd.jacobian(lambda x: np.quantile(x, 0.5, method="nearest"), x)
+        dd.jacobian(lambda x: np.quantile(x, 0.5, method="weibull"), x)
     # coordinates along an axis, constant or traced, uniform or not (NumPy's weights)
     coords = np.arange(5.0) ** 2 + 1.0
     check(lambda x: np.gradient(x[0], coords), x)
