@@ -72,17 +72,27 @@ def _median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     return restore(np.mean(mid, axis=-1), a, axes, keepdims)
 
 
+def _kept(a, where):
+    """The elements the nan-reductions use: not NaN, and selected by ``where=``."""
+    keep = ~np.isnan(a)
+    return keep & np.broadcast_to(where, np.shape(a)) if given(where) else keep
+
+
 @implements(np.nanmean)
-def _nanmean(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
-    count = np.sum(~np.isnan(a), axis=axis, keepdims=keepdims)
-    return np.nansum(a, axis=axis, keepdims=keepdims) / count
+def _nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=np._NoValue):
+    keep = _kept(a, where)
+    count = np.sum(keep, axis=axis, keepdims=keepdims)
+    return np.sum(np.where(keep, a, 0.0), axis=axis, keepdims=keepdims) / count
 
 
 @implements(np.nanvar)
-def _nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
-    nan = np.isnan(a)
-    count = np.sum(~nan, axis=axis, keepdims=keepdims)
-    d = np.where(nan, 0.0, a - np.nanmean(a, axis=axis, keepdims=True))
+def _nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+            where=np._NoValue, mean=np._NoValue, correction=np._NoValue):
+    reject("nanvar", mean=mean)
+    ddof = ddof if correction is np._NoValue else correction
+    keep = _kept(a, where)
+    count = np.sum(keep, axis=axis, keepdims=keepdims)
+    d = np.where(keep, a - np.nanmean(a, axis=axis, keepdims=True, where=where), 0.0)
     return np.sum(d * d, axis=axis, keepdims=keepdims) / (count - ddof)
 
 

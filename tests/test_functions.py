@@ -519,6 +519,18 @@ def test_reductions_with_where_and_initial():
     same_in_every_mode(lambda x: np.max(x, initial=2.0), [1.0, 2.0, 0.5], [0.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="specify 'initial'"):
         dd.jacobian(lambda x: np.max(x, where=mask), x)
+    # the nan-reductions take where= too (NaN and left-out elements take no part)
+    y = x.copy()
+    y[0, 1] = np.nan
+    for f in (lambda x: np.nanmean(x, axis=1, where=mask),
+              lambda x: np.nanvar(x, axis=1, where=mask, ddof=1),
+              lambda x: np.nanstd(x, where=mask), lambda x: np.nanvar(x, axis=0, correction=1)):
+        got = dd.jacobian(f, y)
+        h = 1e-6
+        fd = np.stack([(f(y + h * e) - f(y - h * e)) / (2 * h)
+                       for e in np.eye(y.size).reshape((y.size,) + y.shape)], axis=-1)
+        np.testing.assert_allclose(np.reshape(got, np.shape(fd)), fd, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(dd.jvp(f, y, np.ones_like(y))[0], f(y), rtol=1e-15)
 
 
 def test_pad_modes_and_choose_modes():
