@@ -1483,6 +1483,16 @@ def _ufunc_at(ufunc, inputs, name) -> None:
         a[where] = ufunc(a[where], *[b[sel] for b in items])
 
 
+#: functions whose dtype= is the precision NumPy computes in (the input is cast first)
+_DTYPE_OF_INPUT = {np.sum, np.prod, np.cumsum, np.cumprod, np.cumulative_sum,
+                   np.cumulative_prod, np.trace, np.linalg.trace, np.mean, np.var, np.std,
+                   np.nansum, np.nanprod, np.nanmean, np.nanvar, np.nanstd, np.nancumsum,
+                   np.nancumprod}
+#: ... and those whose dtype= is the type of the result
+_DTYPE_ARG = _DTYPE_OF_INPUT | {np.concatenate, np.stack, np.hstack, np.vstack,
+                                np.linspace, np.logspace}
+
+
 def call_function(func, args, kwargs):
     """Entry point of ``__array_function__``: handled, discrete, or refused by name.
 
@@ -1493,7 +1503,18 @@ def call_function(func, args, kwargs):
     impl = HANDLED.get(func)
     if impl is not None:
         out = kwargs.pop("out", None)
+        dtype = kwargs.pop("dtype", None) if func in _DTYPE_ARG else None
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            if dtype.kind not in "fc":
+                raise TypeError(f"{public_name(func)}(..., dtype={dtype.name}) would drop the "
+                                f"derivative")
+            if func in _DTYPE_OF_INPUT:  # NumPy computes in dtype: so do we
+                args = (np.asarray(args[0]).astype(dtype) if not isinstance(args[0], Carrier)
+                        else args[0].astype(dtype),) + tuple(args[1:])
         result = impl(*args, **kwargs)
+        if dtype is not None and func not in _DTYPE_OF_INPUT:
+            result = result.astype(dtype)
         return result if out is None else write_out(result, out, public_name(func))
     if func in DISCRETE:
         return discrete(func, args, kwargs)

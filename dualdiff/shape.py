@@ -459,6 +459,10 @@ def _copyto(dst, src, casting="same_kind", where=True):
 
 @implements(np.fill_diagonal)
 def _fill_diagonal(a, val, wrap=False):
+    if np.ndim(a) == 2:  # NumPy's own steps through a.flat (a tall matrix wraps on request)
+        cols = np.shape(a)[1]
+        a.flat[:None if wrap else cols * cols:cols + 1] = val
+        return
     n = min(np.shape(a))
     a[(np.arange(n),) * np.ndim(a)] = val
 

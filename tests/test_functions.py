@@ -257,6 +257,29 @@ def test_copyto_fill_diagonal_unwrap_average():
         return o
 
     check(fill, x, fill_ref)
+
+    def tall(x, wrap, val):  # a tall matrix: wrap=True starts the diagonal again below
+        o = np.concatenate([x, x ** 2, x[:1]])[:, :2] * 1.0
+        np.fill_diagonal(o, val(x), wrap=wrap)
+        return o
+
+    for wrap in (False, True):
+        for val in (lambda x: x[0, 0], lambda x: x[1, :3] * 2):
+            check(lambda x, w=wrap, v=val: tall(x, w, v), x)
+    # dtype= of reductions is the precision NumPy computes in; of joins, the result's
+    for f, f64 in ((lambda x, d=np.float32: np.sum(x, axis=1, dtype=d), np.float64),
+                   (lambda x, d=np.float32: np.mean(x, axis=0, dtype=d), np.float64),
+                   (lambda x, d=np.float32: np.cumsum(x, dtype=d), np.float64),
+                   (lambda x, d=np.float32: np.var(x, dtype=d), np.float64),
+                   (lambda x, d=np.float32: np.concatenate([x[0], x[1]], dtype=d), np.float64)):
+        value = dd.jvp(f, x, np.ones_like(x))[0]
+        assert value.dtype == np.float32
+        np.testing.assert_array_equal(value, f(x))  # NumPy's float32 bits
+        # the derivative of the same map in float64 (hand-checked elsewhere), to float32
+        np.testing.assert_allclose(dd.jacobian(f, x), dd.jacobian(lambda x: f(x, f64), x),
+                                   rtol=1e-6, atol=1e-6)
+    with pytest.raises(TypeError, match="drop the derivative"):
+        dd.jacobian(lambda x: np.sum(x, dtype=int), x)
     check(lambda x: np.unwrap(3 * x, axis=1), x,
           lambda x: 3 * x + (np.unwrap(3 * np.real(x), axis=1) - 3 * np.real(x)))
     check(lambda x: np.average(x, axis=1, weights=x[0] ** 2 + 1, returned=True)[0], x)
