@@ -343,6 +343,27 @@ class Program:
             return f"v{self._index[id(a)]}"
         return src.const(a)
 
+    def _emit_value(self, src, n, target, args, vals) -> None:
+        """The line computing node n's value into ``target`` from the input expressions
+        ``args`` (a guard: the check that raises Stale when its result differs)."""
+        if isinstance(n, Elementwise):
+            src.emit(f"{target} = {self._evaluate(src, n, args, vals)}")
+        elif isinstance(n, Linear):
+            src.emit(f"{target} = {src.const(n.op, 'op')}({', '.join(args)})")
+        elif isinstance(n, Primitive):
+            src.emit(f"{target} = {src.const(n.prim.fn, 'fn')}({', '.join(args)})")
+        elif isinstance(n, Slot):
+            src.emit(f"{target} = {args[0]}[{n.index}]")
+        elif isinstance(n, Write):
+            src.emit(f"{target} = {src.const(n.value, 'write')}(({args[0]}, {args[1]}))")
+        elif isinstance(n, Guard):
+            kw = "".join(f", {k}={src.const(v)}" for k, v in n.kwargs.items())
+            src.emit(f"if not _same({src.const(n.fn, 'g')}({', '.join(args)}{kw}), "
+                     f"{src.const(n.result, 'r')}):")
+            src.emit("raise _Stale", 2)
+        else:  # pragma: no cover - a node type this compiler does not know
+            raise TypeError(f"dualdiff plans cannot replay a {type(n).__name__} node")
+
     def _emit_prepare(self, src, nodes, leaves, vals) -> None:
         """Values and guards in program order, then the local partials (quietly)."""
         locals_: list = []
@@ -353,25 +374,9 @@ class Program:
             if isinstance(n, Leaf):
                 continue
             args = [self._v(src, a) for a in n.inputs]
-            if isinstance(n, Elementwise):
-                src.emit(f"v{i} = {self._evaluate(src, n, args, vals)}")
-                if id(n) in self._live:
-                    locals_.append((n, args))
-            elif isinstance(n, Linear):
-                src.emit(f"v{i} = {src.const(n.op, 'op')}({', '.join(args)})")
-            elif isinstance(n, Primitive):
-                src.emit(f"v{i} = {src.const(n.prim.fn, 'fn')}({', '.join(args)})")
-            elif isinstance(n, Slot):
-                src.emit(f"v{i} = {args[0]}[{n.index}]")
-            elif isinstance(n, Write):
-                src.emit(f"v{i} = {src.const(n.value, 'write')}(({args[0]}, {args[1]}))")
-            elif isinstance(n, Guard):
-                kw = "".join(f", {k}={src.const(v)}" for k, v in n.kwargs.items())
-                src.emit(f"if not _same({src.const(n.fn, 'g')}({', '.join(args)}{kw}), "
-                         f"{src.const(n.result, 'r')}):")
-                src.emit("raise _Stale", 2)
-            else:  # pragma: no cover - a node type this compiler does not know
-                raise TypeError(f"dualdiff plans cannot replay a {type(n).__name__} node")
+            self._emit_value(src, n, f"v{i}", args, vals)
+            if isinstance(n, Elementwise) and id(n) in self._live:
+                locals_.append((n, args))
         locals_ = [(n, args) for n, args in locals_
                    if any(callable(e) or e is rules.KINK for _, e in self._partials(n))]
         if locals_:
@@ -911,26 +916,8 @@ class _Batched:
 
     def _single(self, src, n) -> None:
         """One node as the straight compiler emits it, S values read from / stored to V."""
-        prog = self.prog
         args = [self.ref(a) if isinstance(a, Node) else src.const(a) for a in n.inputs]
-        target = self.ref(n)
-        if isinstance(n, Elementwise):
-            src.emit(f"{target} = {prog._evaluate(src, n, args, self.vals)}")
-        elif isinstance(n, Linear):
-            src.emit(f"{target} = {src.const(n.op, 'op')}({', '.join(args)})")
-        elif isinstance(n, Write):
-            src.emit(f"{target} = {src.const(n.value, 'write')}(({args[0]}, {args[1]}))")
-        elif isinstance(n, Slot):
-            src.emit(f"{target} = {args[0]}[{n.index}]")
-        elif isinstance(n, Primitive):
-            src.emit(f"{target} = {src.const(n.prim.fn, 'fn')}({', '.join(args)})")
-        elif isinstance(n, Guard):
-            kw = "".join(f", {k}={src.const(v)}" for k, v in n.kwargs.items())
-            src.emit(f"if not _same({src.const(n.fn, 'g')}({', '.join(args)}{kw}), "
-                     f"{src.const(n.result, 'r')}):")
-            src.emit("raise _Stale", 2)
-        else:  # pragma: no cover
-            raise TypeError(f"dualdiff plans cannot replay a {type(n).__name__} node")
+        self.prog._emit_value(src, n, self.ref(n), args, self.vals)
 
     def _partials(self, src) -> None:
         """The local partials of the live S nodes into P (batched where exact), and of the
