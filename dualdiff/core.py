@@ -1227,17 +1227,7 @@ def _any_complex(inputs) -> bool:
 def _object_loop(ufunc, inputs):
     """A ufunc with object loops only (``np.frompyfunc``): NumPy calls its Python
     function on each element, here a dualdiff scalar, and the results are stacked."""
-    args = []
-    for a in inputs:
-        if isinstance(a, Carrier):
-            if np.ndim(a):
-                a = _elements(a, True)
-            else:
-                wrapped = np.empty((), dtype=object)
-                wrapped[()] = a
-                a = wrapped
-        args.append(a)
-    out = ufunc(*args)
+    out = ufunc(*[_elements(a, True) if isinstance(a, Carrier) else a for a in inputs])
     return tuple(lift(o) for o in out) if isinstance(out, tuple) else lift(out)
 
 

@@ -8,12 +8,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 from .core import HANDLED, discrete, find_owner, implements, linear, strip
-from .shape import axes_of, shifted
-
-
-def given(v) -> bool:
-    """Whether a keyword of NumPy's reductions was passed (not its ``_NoValue``)."""
-    return v is not np._NoValue and v is not None
+from .shape import axes_of, given, shifted
 
 
 def masked(a, where, fill):

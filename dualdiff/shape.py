@@ -43,12 +43,21 @@ def shifted(axes) -> tuple:
     return tuple(a + 1 for a in axes)
 
 
-def reject(name, **given):
+def given(v) -> bool:
+    """Whether a keyword of NumPy's reductions was passed (not None or its ``_NoValue``).
+
+    >>> given(np._NoValue), given(None), given(0)
+    (False, False, True)
+    """
+    return v is not np._NoValue and v is not None
+
+
+def reject(name, **kwargs):
     """Refuse keyword arguments dualdiff does not support, naming them.
 
     >>> reject("sum", where=None)
     """
-    bad = [k for k, v in given.items() if v is not None and v is not np._NoValue]
+    bad = [k for k, v in kwargs.items() if given(v)]
     if bad:
         raise TypeError(f"np.{name}(..., {', '.join(bad)}=) is not supported by dualdiff")
 

@@ -12,8 +12,8 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 from .core import find_owner, implements
-from .reductions import given, restore, to_last
-from .shape import axes_of, reject
+from .reductions import restore, to_last
+from .shape import axes_of, given, reject
 
 
 @implements(np.mean)
