@@ -78,6 +78,7 @@ from . import rules
 from .arrays import expand, loud, quiet, zeros
 from .core import Carrier, all_zero, index_map, kink_sign
 from .modes import check_scalar, choose, reverse_rows
+from .pytrees import call_f
 from .reverse import Recording, at_input
 from .seeding import as_input, basis_seeds, default_chunk
 from .sparse_hessian import SparseHessianPlan
@@ -1244,12 +1245,12 @@ class Plan:
         f = self.f
         if self.order == 1:
             def target(z, *inputs):
-                return f(z, *sig.merge(inputs, args))
+                return call_f(f, z, *sig.merge(inputs, args))
             return target
         what = self.kind
 
         def gradient_of_f(z, *inputs):
-            rec = Recording(lambda w: f(w, *sig.merge(inputs, args)), z)
+            rec = Recording(lambda w: call_f(f, w, *sig.merge(inputs, args)), z)
             check_scalar(rec.value, what)
             return rec.sweep(np.ones((1,), np.result_type(rec.x_dtype)))[0]
         return gradient_of_f

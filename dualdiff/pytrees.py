@@ -370,6 +370,28 @@ class ObjectArrayError(TypeError):
 _NO_LOOP = "not supported for the input types"
 
 
+def call_f(f, *args, **kwargs):
+    """``f(*args, **kwargs)`` on dualdiff values, NumPy's errors for what f did with them
+    told with the fix (every driver and plan calls the user's f through this)."""
+    try:
+        return f(*args, **kwargs)
+    except ValueError as e:
+        if type(e) is ValueError and _SEQUENCE in str(e):
+            raise ArrayWriteError(
+                f"{e} Inside f, a dualdiff value was probably written into a plain "
+                f"NumPy array (out = np.zeros(n); out[i] = ...), which cannot hold its "
+                f"derivative: create the array with np.zeros_like(x) or np.zeros(n, "
+                f"like=x).") from e
+        raise
+    except TypeError as e:
+        if type(e) is TypeError and _NO_LOOP in str(e):
+            raise ObjectArrayError(
+                f"{e}. Inside f, np.array(...) of dualdiff values probably made an object "
+                f"array, which this ufunc has no object loop for: build the array with "
+                f"x.copy(), np.stack([...]) or np.concatenate([...]) instead.") from e
+        raise
+
+
 class Problem:
     """``f(x, *args, **kwargs)`` as a function ``fn`` of one array ``x`` (see the module
     docstring), and the maps from flat results back to the user's structures.
@@ -427,23 +449,7 @@ class Problem:
                     pos[i] = t
             else:
                 pos[self.argnums] = tree
-        try:
-            y = self.f(*pos, *args, **self.kwargs)
-        except ValueError as e:
-            if type(e) is ValueError and _SEQUENCE in str(e):
-                raise ArrayWriteError(
-                    f"{e} Inside f, a dualdiff value was probably written into a plain "
-                    f"NumPy array (out = np.zeros(n); out[i] = ...), which cannot hold its "
-                    f"derivative: create the array with np.zeros_like(x) or np.zeros(n, "
-                    f"like=x).") from e
-            raise
-        except TypeError as e:
-            if type(e) is TypeError and _NO_LOOP in str(e):
-                raise ObjectArrayError(
-                    f"{e}. Inside f, np.array([...]) of dualdiff values probably made an "
-                    f"object array, which this ufunc has no loop for (NumPy's own ufuncs "
-                    f"do): build the array with np.stack([...]) instead.") from e
-            raise
+        y = call_f(self.f, *pos, *args, **self.kwargs)
         if self.has_aux:
             if not (isinstance(y, (tuple, list)) and len(y) == 2):
                 raise TypeError(f"has_aux=True: f must return a pair (output, aux); it "

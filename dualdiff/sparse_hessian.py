@@ -31,6 +31,7 @@ from . import coloring, fanout
 from .core import new_tag, recording
 from .dual import Dual
 from .modes import check_scalar
+from .pytrees import call_f
 from .reverse import Recording
 from .seeding import as_input, default_chunk, fresh, unpack
 from .sparse import DetectedPattern, Discretes
@@ -49,7 +50,7 @@ def detect(f: Function, x, args: tuple = ()):
     """
     t = Tracer.seed(x)
     with recording(Discretes()) as seen, recording(Interactions(t.tag, t.size)) as acc:
-        y = f(t, *args)
+        y = call_f(f, t, *args)
     value, _ = unpack(y, t)
     check_scalar(value, "hessian")
     return value, acc.pattern(), seen
@@ -64,7 +65,7 @@ def hvp_pass(f, x, seed, args):
     ([[6.0, 0.0], [0.0, 12.0]], [])
     """
     xin = Dual._make(fresh(x), (seed.copy(),), new_tag())
-    rec = Recording(lambda z: f(z, *args), xin, guards=True)
+    rec = Recording(lambda z: call_f(f, z, *args), xin, guards=True)
     check_scalar(rec.value, "hessian")
     g = rec.sweep(np.ones((1,), rec.x_dtype))[0]
     _, (t,) = unpack(g, xin)

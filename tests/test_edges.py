@@ -775,6 +775,22 @@ def test_numpy_containers_of_carriers(name):
     check(f, np.array([0.7, 1.3, -0.4]), ref)
 
 
+@pytest.mark.parametrize("run", [
+    lambda f, x: dd.jacobian(f, x), lambda f, x: dd.gradient(f, x),
+    lambda f, x: dd.hessian(f, x), lambda f, x: dd.gradient_plan(f, x),
+    lambda f, x: dd.hessian_plan(f, x), lambda f, x: dd.hvp_plan(f, x),
+    lambda f, x: dd.jacobian_plan(f, x, sparsity=None), lambda f, x: dd.SparseHessianPlan(f, x)],
+    ids=["jacobian", "gradient", "hessian", "gradient_plan", "hessian_plan", "hvp_plan",
+         "dense jacobian_plan", "SparseHessianPlan"])
+def test_a_ufunc_without_an_object_loop_names_the_fix_in_every_driver(run):
+    # np.array(x) is an object array of dualdiff scalars; logaddexp has no object loop
+    def f(x):
+        return np.sum(np.logaddexp(np.array(x), 0.5))
+
+    with pytest.raises(TypeError, match=r"no object loop.*np\.stack"):
+        run(f, np.array([0.3, -1.2, 0.7]))
+
+
 def test_asarray_of_a_carrier_cannot_be_written():
     # np.asarray(x) of an ndarray would alias x: the object array is read-only instead of
     # taking a write that x would miss
