@@ -1444,7 +1444,7 @@ class HessianPlan(Plan):
     takes it) the sweeps carry one direction per colour of a star colouring and the
     plan returns the csr_array (n, n) (the bits of ``dd.hessian(f, x, sparsity=...)``);
     a pattern detected at x0 that rests on discrete results of x is detected again
-    whenever the plan records again.
+    whenever the plan records again (each recording keeps its own).
 
     >>> plan = HessianPlan(lambda x: x[0] ** 2 * x[1], np.ones(2))
     >>> plan(np.array([3.0, 2.0])).tolist()
@@ -1458,27 +1458,37 @@ class HessianPlan(Plan):
     order = 2
 
     def __init__(self, f: Function, x0, args: tuple = (), sparsity=None):
+        self._sparsity = sparsity
         super().__init__(f, x0, args)
-        #: the pattern and its star colouring (a SparseHessianPlan used for them only)
-        self.colouring = None if sparsity is None else SparseHessianPlan(
-            f, x0, sparsity=sparsity, args=self.args)
-        self._coloured_at = self.rerecords
 
-    def _hessian(self, x, args, program, value, state):
+    def _make(self, x, args):
+        # a sparse plan's program carries its pattern and colouring (a SparseHessianPlan
+        # used for them only), detected at the x it was recorded at unless it holds for
+        # every x: a replay always reads the pattern of its own path, also under threads
+        program = super()._make(x, args)
+        if self._sparsity is not None:
+            old = self.colouring if hasattr(self, "_program") else None
+            program.colouring = old if old is not None and not old.local else \
+                SparseHessianPlan(self.f, x, sparsity=self._sparsity, args=args or self.args)
+        return program
+
+    @property
+    def colouring(self):
+        """The pattern and star colouring of the current program (None: a dense plan)."""
+        return getattr(self._program, "colouring", None)
+
+    def _hessian(self, program, value, state):
         replayed = _Replayed(program, value, state)
-        c = self.colouring
+        c = getattr(program, "colouring", None)
         if c is None:
             return forward_columns(replayed)
-        if self.rerecords != self._coloured_at and c.local:  # another path: its pattern
-            c.redetect(as_input(x), args or self.args)
-            self._coloured_at = self.rerecords
         if not c.seeds:
             return c.assemble(np.zeros((0, c.n)))
         return c.assemble(np.concatenate([np.reshape(replayed.push(s.astype(
             program.x_dtype)), (s.shape[0], -1)) for s in c.seeds]))
 
     def __call__(self, x, *args):
-        return self._hessian(x, args, *self._prepare(x, args))
+        return self._hessian(*self._prepare(x, args))
 
     def gradient_and_hessian(self, x, *args):
         """``(gradient, Hessian)`` from the same replay.
@@ -1488,7 +1498,7 @@ class HessianPlan(Plan):
         [[3.0, 12.0], [[6.0, 0.0], [0.0, 12.0]]]
         """
         program, value, state = self._prepare(x, args)
-        return value, self._hessian(x, args, program, value, state)
+        return value, self._hessian(program, value, state)
 
 
 class HvpPlan(Plan):

@@ -128,6 +128,27 @@ def test_sparse_hessian_plan_detects_again_on_another_path():
     np.testing.assert_array_equal(h.toarray(), np.diag(6 * x))
 
 
+def test_sparse_hessian_plan_on_two_paths_from_threads():
+    # each replay reads the pattern of its own recording, while other threads record again
+    plan = dd.hessian_plan(coupling_by_sign, np.array([1.0, 2.0, 3.0]), sparsity="auto")
+    xs = [np.array([s, 2.0 + k, 3.0]) for k in range(4) for s in (1.0, -1.0)]
+    want = [dd.hessian(coupling_by_sign, x) for x in xs]
+    errors = []
+
+    def work():
+        for _ in range(10):
+            for x, w in zip(xs, want):
+                if not np.array_equal(plan(x).toarray(), w):
+                    errors.append(x)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
 def test_sparse_hessian_plan_of_the_chained_rosenbrock_uses_three_colours():
     x = np.linspace(-1.0, 1.0, 50)
     plan = dd.hessian_plan(rosen, x, sparsity="auto")
